@@ -1,0 +1,59 @@
+"""``rarehub-hub``: the hub administrator's command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from . import __version__
+from .start import start_local
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rarehub-hub",
+        description="Run and administer the RareHub JupyterHub.",
+    )
+    parser.add_argument("--version", action="version", version=f"rarehub-hub {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    local = sub.add_parser(
+        "start-local",
+        help="start the embedded default hub (local processes, SQLite) in the foreground",
+        description=(
+            "Start JupyterHub with the local process spawner, SQLite and "
+            "configurable-http-proxy on loopback. Demo data and the tutorials are prepared "
+            "on first start and reused afterwards. Ctrl-C stops everything."
+        ),
+    )
+    local.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(os.environ.get("RAREHUB_STATE_DIR", ".rarehub")),
+        help="folder for the hub database, secrets, homes and demo data "
+        "(default: $RAREHUB_STATE_DIR or ./.rarehub)",
+    )
+    local.add_argument(
+        "--ip",
+        default=os.environ.get("RAREHUB_IP", "127.0.0.1"),
+        help="address the hub listens on (default: 127.0.0.1, loopback only)",
+    )
+    local.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("RAREHUB_PORT", "8000")),
+        help="public port; the hub API uses PORT+1 and the proxy API PORT+2 (default 8000)",
+    )
+    local.add_argument(
+        "--proxy",
+        default="configurable-http-proxy",
+        help="the configurable-http-proxy executable",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.command == "start-local":
+        start_local(args.state_dir, args.ip, args.port, args.proxy)

@@ -1,0 +1,141 @@
+"""The embedded default: one machine, local processes, SQLite, configurable-http-proxy.
+
+``configure_local`` maps a :class:`LocalSite` onto a JupyterHub traitlets config ``c``.
+It only *sets* values ("config should never append or mutate, only set", TLJH).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LocalSite:
+    """Everything the local deployment needs to know.
+
+    Attributes
+    ----------
+    state_dir
+        Folder for the hub database, secrets, users' homes and demo data.
+    ip, port
+        Where the public proxy listens (loopback by default). The hub API uses ``port + 1``
+        and the proxy's REST API ``port + 2``.
+    proxy_command
+        Path of the ``configurable-http-proxy`` executable.
+    password
+        The shared demo password (at least 8 characters).
+    prefix
+        The Python environment whose ``jupyterhub-singleuser`` the servers run.
+    idle_timeout_s
+        Servers idle for longer than this many seconds are stopped by the idle culler.
+    """
+
+    state_dir: Path
+    ip: str
+    port: int
+    proxy_command: str
+    password: str
+    prefix: Path = Path(sys.prefix)
+    idle_timeout_s: int = 3600
+
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "data"
+
+    @property
+    def homes_dir(self) -> Path:
+        return self.state_dir / "home"
+
+    @property
+    def tutorials_dir(self) -> Path:
+        return self.prefix / "share" / "rarehub" / "tutorials"
+
+
+def deliver_tutorials(tutorials: Path, home: Path, data_dir: Path) -> list[Path]:
+    """Copy the tutorials into ``home/tutorials`` where missing and link ``home/data``.
+
+    A user's edited copy is never overwritten: only files that do not exist are copied.
+    Returns the files copied.
+    """
+    copied = []
+    target = home / "tutorials"
+    target.mkdir(parents=True, exist_ok=True)
+    if tutorials.is_dir():
+        for src in sorted(tutorials.rglob("*")):
+            dst = target / src.relative_to(tutorials)
+            if src.is_dir():
+                dst.mkdir(exist_ok=True)
+            elif not dst.exists():
+                shutil.copy2(src, dst)
+                copied.append(dst)
+    link = home / "data"
+    if not link.exists() and not link.is_symlink():
+        link.symlink_to(data_dir, target_is_directory=True)
+    return copied
+
+
+def configure_local(c, site: LocalSite) -> None:
+    """Set the JupyterHub configuration ``c`` for the local deployment ``site``."""
+    state = site.state_dir
+    bin_dir = site.prefix / "bin"
+
+    c.JupyterHub.bind_url = f"http://{site.ip}:{site.port}"
+    c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{site.port + 1}"
+    c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
+    c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+    c.JupyterHub.cleanup_servers = True
+
+    c.ConfigurableHTTPProxy.command = [site.proxy_command]
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{site.port + 2}"
+    c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
+
+    c.JupyterHub.authenticator_class = "shared-password"
+    c.SharedPasswordAuthenticator.user_password = site.password
+    c.Authenticator.allow_all = True
+
+    c.JupyterHub.spawner_class = "simple"
+    c.SimpleLocalProcessSpawner.home_dir_template = str(site.homes_dir / "{username}")
+    c.Spawner.ip = "127.0.0.1"
+    c.Spawner.cmd = [str(bin_dir / "jupyterhub-singleuser")]
+    c.Spawner.default_url = "/lab/tree/tutorials/00-welcome.ipynb"
+    # Ctrl-C must stop everything promptly: SIGINT, then SIGTERM, then SIGKILL after 3 s
+    # each (the idle-culler service ignores SIGINT and would hold shutdown for 30 s).
+    c.LocalProcessSpawner.interrupt_timeout = 3
+    c.LocalProcessSpawner.term_timeout = 3
+    c.Spawner.start_timeout = 120
+    c.Spawner.http_timeout = 120
+    # Root may run the demo; JupyterLab refuses root unless told.
+    c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
+    c.Spawner.environment = {
+        "RAREHUB_DATA": str(site.data_dir),
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+    }
+
+    def pre_spawn_hook(spawner):
+        home = Path(spawner.home_dir_template.format(username=spawner.user.name))
+        deliver_tutorials(site.tutorials_dir, home, site.data_dir)
+
+    c.Spawner.pre_spawn_hook = pre_spawn_hook
+
+    c.JupyterHub.load_roles = [
+        {
+            "name": "idle-culler",
+            "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+            "services": ["idle-culler"],
+        }
+    ]
+    c.JupyterHub.services = [
+        {
+            "name": "idle-culler",
+            "command": [
+                str(bin_dir / "python"),
+                "-m",
+                "jupyterhub_idle_culler",
+                f"--timeout={site.idle_timeout_s}",
+            ],
+        }
+    ]

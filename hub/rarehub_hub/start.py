@@ -1,0 +1,107 @@
+"""``rarehub-hub start-local``: start the embedded default hub in the foreground.
+
+Prepares the state folder (secrets, demo password, demo data), then replaces itself with
+JupyterHub. Ctrl-C reaches JupyterHub directly, which stops the proxy and every server.
+A second start reuses the state folder: same database, password and data.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from .local import LocalSite
+
+ENV_STATE = "RAREHUB_STATE_DIR"
+ENV_IP = "RAREHUB_IP"
+ENV_PORT = "RAREHUB_PORT"
+ENV_PROXY = "RAREHUB_PROXY_COMMAND"
+ENV_PASSWORD = "RAREHUB_PASSWORD"
+MIN_PASSWORD = 8
+
+
+def ensure_password(state_dir: Path, given: str | None) -> str:
+    """The demo password: ``given`` if set, else the one stored in the state folder,
+    else a new random one (stored with mode 600)."""
+    path = state_dir / "demo-password"
+    if given:
+        if len(given) < MIN_PASSWORD:
+            raise SystemExit(
+                f"{ENV_PASSWORD} is {len(given)} characters long: use at least {MIN_PASSWORD}"
+            )
+        return given
+    if path.exists():
+        return path.read_text().strip()
+    password = secrets.token_urlsafe(12)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    tmp.replace(path)
+    return password
+
+
+def ensure_demo_data(data_dir: Path, prefix: Path) -> None:
+    """Generate the tiny demo experiments once, with the ``rarehub`` command of ``prefix``.
+
+    The hub side never imports analysis_lib; it runs its command line, as a batch job would.
+    """
+    marker = data_dir / ".complete"
+    if marker.exists():
+        return
+    print(f"[rarehub] generating demo data in {data_dir} …", file=sys.stderr, flush=True)
+    subprocess.run(
+        [str(prefix / "bin" / "rarehub"), "demo", "--size", "tiny", "--out", str(data_dir)],
+        check=True,
+    )
+    marker.touch()
+
+
+def site_from_environment() -> LocalSite:
+    """The LocalSite that ``start-local`` described through RAREHUB_* variables."""
+    return LocalSite(
+        state_dir=Path(os.environ[ENV_STATE]),
+        ip=os.environ[ENV_IP],
+        port=int(os.environ[ENV_PORT]),
+        proxy_command=os.environ[ENV_PROXY],
+        password=os.environ[ENV_PASSWORD],
+    )
+
+
+def start_local(state_dir: Path, ip: str, port: int, proxy: str) -> None:
+    """Prepare ``state_dir`` and exec JupyterHub (does not return)."""
+    state_dir = state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(state_dir, 0o700)
+    (state_dir / "jupyterhub_config.d").mkdir(exist_ok=True)
+    password = ensure_password(state_dir, os.environ.get(ENV_PASSWORD))
+    prefix = Path(sys.prefix)
+    ensure_demo_data(state_dir / "data", prefix)
+
+    env = dict(os.environ)
+    env.update(
+        {
+            ENV_STATE: str(state_dir),
+            ENV_IP: ip,
+            ENV_PORT: str(port),
+            ENV_PROXY: proxy,
+            ENV_PASSWORD: password,
+        }
+    )
+    url = f"http://{'127.0.0.1' if ip in ('', '0.0.0.0') else ip}:{port}/"
+    print(
+        "\n"
+        f"  RareHub is starting at {url}\n"
+        f"  Log in with any user name (e.g. 'demo') and the password: {password}\n"
+        f"  (stored in {state_dir / 'demo-password'}; set {ENV_PASSWORD} to choose one)\n"
+        "  Press Ctrl-C to stop the hub, the proxy and every server.\n",
+        file=sys.stderr,
+        flush=True,
+    )
+    config = Path(__file__).with_name("jupyterhub_config.py")
+    os.chdir(state_dir)
+    argv = [str(prefix / "bin" / "jupyterhub"), "-f", str(config)]
+    os.execve(argv[0], argv, env)

@@ -1,0 +1,148 @@
+"""The README's first command, exactly as written: ``./dev start``.
+
+Starts the platform on a free port with a fresh state folder, logs in over HTTP, spawns
+a server, reaches JupyterLab and a running kernel, then stops it with Ctrl-C (SIGINT)
+and starts it again to show the state is reused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from rarehub_testing import REPO, free_port_block, wait_for
+
+USER = "demo"
+
+
+def start_platform(state_dir: Path, port: int, log: Path) -> subprocess.Popen:
+    env = dict(os.environ, RAREHUB_STATE_DIR=str(state_dir), RAREHUB_PORT=str(port))
+    env.pop("RAREHUB_PASSWORD", None)
+    return subprocess.Popen(
+        ["./dev", "start"],
+        cwd=REPO,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_platform(proc: subprocess.Popen) -> int:
+    """Ctrl-C as a user would: SIGINT to the foreground process group."""
+    os.killpg(proc.pid, signal.SIGINT)
+    return proc.wait(timeout=60)
+
+
+def login(base: str, password: str) -> tuple[requests.Session, str]:
+    s = requests.Session()
+    s.get(f"{base}/hub/login").raise_for_status()
+    r = s.post(
+        f"{base}/hub/login",
+        data={"username": USER, "password": password, "_xsrf": s.cookies["_xsrf"]},
+        allow_redirects=False,
+    )
+    assert r.status_code == 302, f"login refused: {r.status_code} {r.text[:300]}"
+    return s, s.cookies.get("_xsrf", path="/hub/")
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    state = tmp_path_factory.mktemp("state")
+    log = state.parent / "platform.log"
+    port = free_port_block(3)
+    proc = start_platform(state, port, log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: requests.get(f"{base}/hub/health", timeout=2).ok, timeout=300, what="hub")
+        yield {"proc": proc, "base": base, "state": state, "log": log, "port": port}
+    finally:
+        if proc.poll() is None:
+            stop_platform(proc)
+
+
+def test_start_login_spawn_lab_kernel(platform):
+    base, state, log = platform["base"], platform["state"], platform["log"]
+    text = log.read_text()
+    password = (state / "demo-password").read_text().strip()
+    assert password in text, "the password must be printed for the user"
+    assert f"{base}/" in text, "the URL must be printed"
+    assert oct((state / "demo-password").stat().st_mode & 0o777) == "0o600"
+
+    s, xsrf = login(base, password)
+    r = s.post(f"{base}/hub/api/users/{USER}/server", headers={"X-XSRFToken": xsrf})
+    assert r.status_code in (201, 202), r.text
+
+    def ready():
+        user = s.get(f"{base}/hub/api/users/{USER}", headers={"X-XSRFToken": xsrf}).json()
+        return user["servers"].get("", {}).get("ready")
+
+    wait_for(ready, timeout=120, what="single-user server")
+    r = s.get(f"{base}/user/{USER}/lab")
+    assert r.status_code == 200
+    assert r.url == f"{base}/user/{USER}/lab"
+    assert "JupyterLab" in r.text
+
+    lab_xsrf = s.cookies.get("_xsrf", path=f"/user/{USER}/")
+    r = s.post(
+        f"{base}/user/{USER}/api/kernels", headers={"X-XSRFToken": lab_xsrf}, json={"name": "python3"}
+    )
+    assert r.status_code == 201, r.text
+    kid = r.json()["id"]
+
+    def kernel_idle():
+        k = s.get(f"{base}/user/{USER}/api/kernels/{kid}").json()
+        return k["execution_state"] == "idle"
+
+    wait_for(kernel_idle, timeout=60, what="kernel")
+
+    # The tutorials and the demo data were delivered into the user's home.
+    home = state / "home" / USER
+    assert (home / "tutorials" / "00-welcome.ipynb").is_file()
+    assert (home / "data" / "coherent" / "csi_events.parquet").is_file()
+    r = s.get(f"{base}/user/{USER}/api/contents/tutorials")
+    assert "00-welcome.ipynb" in {c["name"] for c in r.json()["content"]}
+
+
+def test_wrong_password_is_refused(platform):
+    s = requests.Session()
+    s.get(f"{platform['base']}/hub/login")
+    r = s.post(
+        f"{platform['base']}/hub/login",
+        data={"username": USER, "password": "not-the-password", "_xsrf": s.cookies["_xsrf"]},
+        allow_redirects=False,
+    )
+    assert r.status_code == 403
+
+
+def test_ctrl_c_stops_everything_and_restart_reuses_state(platform):
+    proc, state, port = platform["proc"], platform["state"], platform["port"]
+    password = (state / "demo-password").read_text().strip()
+    t0 = time.monotonic()
+    assert stop_platform(proc) == 0
+    assert time.monotonic() - t0 < 30, "Ctrl-C must stop the platform promptly"
+    leftovers = subprocess.run(
+        ["pgrep", "-f", f"(configurable-http-proxy|jupyterhub).*{port}|{state}"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert not leftovers.strip(), f"processes left running after Ctrl-C:\n{leftovers}"
+
+    db = state / "jupyterhub.sqlite"
+    assert db.exists()
+    proc2 = start_platform(state, port, platform["log"])
+    platform["proc"] = proc2
+    base = platform["base"]
+    wait_for(lambda: requests.get(f"{base}/hub/health", timeout=2).ok, timeout=120, what="hub")
+    assert (state / "demo-password").read_text().strip() == password
+    second_start = platform["log"].read_text().split("RareHub is starting")[-1]
+    assert not re.search("generating demo data", second_start)
+    s, _ = login(base, password)
+    assert s.get(f"{base}/hub/home").status_code == 200

@@ -1,0 +1,61 @@
+"""Helpers shared by the test folders (imported as ``rarehub_testing``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def free_port_block(n: int = 1) -> int:
+    """A port P such that P … P+n-1 are all free on 127.0.0.1."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + n > 65535:
+            continue
+        socks = []
+        try:
+            for p in range(base, base + n):
+                t = socket.socket()
+                socks.append(t)
+                t.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for t in socks:
+                t.close()
+    raise RuntimeError(f"no block of {n} free ports on 127.0.0.1")
+
+
+def wait_for(check: Callable[[], object], *, timeout: float, what: str, every: float = 0.3):
+    """Call ``check`` until it returns something true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as e:  # the thing is not up yet
+            last_error = e
+        time.sleep(every)
+    raise TimeoutError(f"{what} not ready after {timeout} s (last error: {last_error!r})")
+
+
+def require_executable(name: str, why: str) -> str:
+    """The path of ``name``; skip (a failure under CI=true) when it is missing."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} not found: {why}")
+    return path
