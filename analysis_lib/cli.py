@@ -1,5 +1,9 @@
 """``rarehub``: the analysis command line, the same on a laptop, in the lab and in batch jobs.
 
+Each room of the library that has commands keeps them in its own ``cli.py`` with a
+``register(subparsers)`` function; this module only assembles them. Handlers import
+their heavy dependencies lazily so that ``rarehub --help`` stays fast.
+
 Examples
 --------
     rarehub demo --size tiny --out ./demo-data   # generate the demo experiments
@@ -9,24 +13,14 @@ Examples
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import importlib
 
 from . import __version__
 
-DEMO_SPILLS = {"tiny": 200_000, "small": 2_000_000, "medium": 20_000_000}
-
-
-def _cmd_demo(args: argparse.Namespace) -> None:
-    from .demo import generate_csi_events
-
-    out: Path = args.out
-    (out / "coherent").mkdir(parents=True, exist_ok=True)
-    events = generate_csi_events(n_spills=DEMO_SPILLS[args.size], seed=args.seed)
-    target = out / "coherent" / "csi_events.parquet"
-    tmp = target.with_suffix(".parquet.tmp")
-    events.to_parquet(tmp, index=False)
-    tmp.replace(target)  # atomic: never a half-written file
-    print(f"wrote {len(events)} events to {target}")
+# Modules with a ``register(subparsers)`` function, in the order --help lists them.
+COMMAND_MODULES = [
+    "analysis_lib.demo.cli",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,21 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rarehub {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    demo = sub.add_parser(
-        "demo",
-        help="generate the synthetic demo experiments",
-        description="Generate deterministic, physically plausible demo data.",
-    )
-    demo.add_argument("--out", type=Path, required=True, help="output folder")
-    demo.add_argument(
-        "--size",
-        choices=sorted(DEMO_SPILLS),
-        default="tiny",
-        help="tiny for tests (seconds), larger for benchmarks",
-    )
-    demo.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    demo.set_defaults(func=_cmd_demo)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return parser
 
 

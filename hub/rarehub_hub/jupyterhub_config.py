@@ -1,5 +1,6 @@
 # JupyterHub configuration for RareHub's embedded local default.
 #
+# `c` and `load_subconfig` are provided by JupyterHub when it loads this file.
 # `rarehub-hub start-local` (what `./dev start` runs) sets the RAREHUB_* variables below
 # and starts JupyterHub with this file. Drop extra *.py files into
 # <state>/jupyterhub_config.d/ to override anything (loaded last, in name order).
@@ -10,4 +11,4 @@ site: LocalSite = site_from_environment()
 configure_local(c, site)
 
 for extra in sorted((site.state_dir / "jupyterhub_config.d").glob("*.py")):
-    load_subconfig(str(extra))  # noqa: F821  (provided by JupyterHub)
+    load_subconfig(str(extra))

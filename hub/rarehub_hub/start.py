@@ -75,7 +75,7 @@ def start_local(state_dir: Path, ip: str, port: int, proxy: str) -> None:
     """Prepare ``state_dir`` and exec JupyterHub (does not return)."""
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(state_dir, 0o700)
+    state_dir.chmod(0o700)
     (state_dir / "jupyterhub_config.d").mkdir(exist_ok=True)
     password = ensure_password(state_dir, os.environ.get(ENV_PASSWORD))
     prefix = Path(sys.prefix)

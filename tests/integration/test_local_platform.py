@@ -7,15 +7,18 @@ and starts it again to show the state is reused.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 import requests
+import websocket
 
 from rarehub_testing import REPO, free_port_block, wait_for
 
@@ -25,14 +28,15 @@ USER = "demo"
 def start_platform(state_dir: Path, port: int, log: Path) -> subprocess.Popen:
     env = dict(os.environ, RAREHUB_STATE_DIR=str(state_dir), RAREHUB_PORT=str(port))
     env.pop("RAREHUB_PASSWORD", None)
-    return subprocess.Popen(
-        ["./dev", "start"],
-        cwd=REPO,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            ["./dev", "start"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def stop_platform(proc: subprocess.Popen) -> int:
@@ -53,19 +57,58 @@ def login(base: str, password: str) -> tuple[requests.Session, str]:
     return s, s.cookies.get("_xsrf", path="/hub/")
 
 
+def execute(s: requests.Session, base: str, kernel_id: str, code: str) -> str:
+    """Run ``code`` in the kernel over its websocket and return the result's text."""
+    url = base.replace("http", "ws", 1) + f"/user/{USER}/api/kernels/{kernel_id}/channels"
+    cookies = "; ".join(f"{c.name}={c.value}" for c in s.cookies)
+    ws = websocket.create_connection(url, header=[f"Cookie: {cookies}"], timeout=60)
+    try:
+        msg_id = uuid.uuid4().hex
+        ws.send(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "username": USER,
+                        "session": uuid.uuid4().hex,
+                        "version": "5.3",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "content": {"code": code, "silent": False},
+                    "channel": "shell",
+                }
+            )
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            msg = json.loads(ws.recv())
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "execute_result":
+                return msg["content"]["data"]["text/plain"]
+            if msg["msg_type"] == "error":
+                raise AssertionError(f"kernel error: {msg['content']}")
+        raise TimeoutError("no execute_result within 60 s")
+    finally:
+        ws.close()
+
+
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     state = tmp_path_factory.mktemp("state")
     log = state.parent / "platform.log"
     port = free_port_block(3)
-    proc = start_platform(state, port, log)
     base = f"http://127.0.0.1:{port}"
+    info = {"proc": start_platform(state, port, log), "base": base, "state": state}
+    info.update(log=log, port=port)
     try:
         wait_for(lambda: requests.get(f"{base}/hub/health", timeout=2).ok, timeout=300, what="hub")
-        yield {"proc": proc, "base": base, "state": state, "log": log, "port": port}
+        yield info
     finally:
-        if proc.poll() is None:
-            stop_platform(proc)
+        if info["proc"].poll() is None:
+            stop_platform(info["proc"])
 
 
 def test_start_login_spawn_lab_kernel(platform):
@@ -92,16 +135,14 @@ def test_start_login_spawn_lab_kernel(platform):
 
     lab_xsrf = s.cookies.get("_xsrf", path=f"/user/{USER}/")
     r = s.post(
-        f"{base}/user/{USER}/api/kernels", headers={"X-XSRFToken": lab_xsrf}, json={"name": "python3"}
+        f"{base}/user/{USER}/api/kernels",
+        headers={"X-XSRFToken": lab_xsrf},
+        json={"name": "python3"},
     )
     assert r.status_code == 201, r.text
     kid = r.json()["id"]
 
-    def kernel_idle():
-        k = s.get(f"{base}/user/{USER}/api/kernels/{kid}").json()
-        return k["execution_state"] == "idle"
-
-    wait_for(kernel_idle, timeout=60, what="kernel")
+    assert execute(s, base, kid, "6 * 7") == "42"
 
     # The tutorials and the demo data were delivered into the user's home.
     home = state / "home" / USER
