@@ -39,3 +39,21 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which counts as a failure: {reason}"
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """One real one-node Slurm cluster on loopback for the whole run (tests/support/slurm.py).
+
+    Yields a ``slurm.SlurmCluster``: ``.partition``, ``.env`` (with ``SLURM_CONF``; pass it to
+    every Slurm command), ``.sbatch()``, ``.squeue()``, ``.scancel()``, ``.wait_state()`` and a
+    world-writable ``.work_dir`` for jobs run as other users. Skips (a failure under CI=true)
+    without root or the Slurm packages.
+    """
+    import slurm
+
+    why = slurm.missing_requirements()
+    if why:
+        pytest.skip(f"no Slurm cluster: {why}")
+    with slurm.start_slurm_cluster() as cluster:
+        yield cluster
