@@ -1,0 +1,2 @@
+"""Pulse processing for cryogenic detectors: simulation, noise PSD/CSD, optimal filter,
+features and offline triggering (see the submodules)."""
