@@ -20,6 +20,7 @@ from . import __version__
 # Modules with a ``register(subparsers)`` function, in the order --help lists them.
 COMMAND_MODULES = [
     "analysis_lib.demo.cli",
+    "analysis_lib.catalog.cli",
 ]
 
 

@@ -1,0 +1,225 @@
+"""``rarehub catalog``: scan, add, list, query, show and verify a catalog.
+
+Examples
+--------
+    rarehub catalog --db data/catalog.sqlite list runs
+    rarehub catalog --db data/catalog.sqlite query --detector ge1 --run-type physics \\
+        --quality good --start 2026-01-01 --end 2026-02-01 --out good-runs.yaml
+    rarehub catalog --db data/catalog.sqlite verify
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _open(args, create: bool = False):
+    from .store import Catalog
+
+    return Catalog.open(args.db, create=create)
+
+
+def _print(df, columns=None) -> None:
+    import pandas as pd
+
+    if columns:
+        df = df[[c for c in columns if c in df.columns]]
+    if df.empty:
+        print("(none)")
+        return
+    with pd.option_context("display.max_rows", 500, "display.width", 200):
+        print(df.to_string(index=False))
+
+
+def _scan(args) -> None:
+    with _open(args, create=True) as cat:
+        added = cat.scan(
+            args.directory,
+            dataset=args.dataset,
+            run_type=args.run_type,
+            detector=args.detector,
+            pattern=args.pattern,
+        )
+        print(f"added {len(added)} file(s), {int(added['size_bytes'].sum())} bytes")
+
+
+def _add(args) -> None:
+    with _open(args, create=True) as cat, cat.transaction():
+        cat.add_dataset(args.dataset, detector=args.detector)
+        if (
+            args.run is not None
+            and cat.runs(dataset=args.dataset).query("run_number == @args.run").empty
+        ):
+            cat.add_run(args.dataset, args.run, run_type=args.run_type, detector=args.detector)
+        for f in args.files:
+            cat.add_file(f, dataset=args.dataset, run=args.run, format=args.format)
+    print(f"added {len(args.files)} file(s) to {args.dataset}")
+
+
+def _list(args) -> None:
+    with _open(args) as cat:
+        if args.what == "datasets":
+            _print(
+                cat.datasets(),
+                [
+                    "dataset",
+                    "detector",
+                    "simulated",
+                    "generator",
+                    "n_runs",
+                    "n_files",
+                    "size_bytes",
+                ],
+            )
+        elif args.what == "runs":
+            _print(
+                cat.runs(dataset=args.dataset),
+                [
+                    "dataset",
+                    "run_number",
+                    "detector",
+                    "run_type",
+                    "start_utc",
+                    "end_utc",
+                    "quality",
+                    "n_files",
+                ],
+            )
+        elif args.what == "files":
+            _print(
+                cat.files(dataset=args.dataset),
+                ["dataset", "run_number", "format", "size_bytes", "path"],
+            )
+        else:
+            _print(cat.growth(dataset=args.dataset))
+
+
+def _query(args) -> None:
+    from .runlists import write_runlist
+
+    with _open(args) as cat:
+        runs = cat.runs(
+            dataset=args.dataset,
+            detector=args.detector,
+            run_type=args.run_type,
+            quality=args.quality,
+            start=args.start,
+            end=args.end,
+            runlist=args.runlist,
+        )
+    if args.out:
+        write_runlist(runs, args.out)
+        print(f"wrote {len(runs)} run(s) to {args.out}")
+    else:
+        _print(
+            runs,
+            [
+                "dataset",
+                "run_number",
+                "detector",
+                "run_type",
+                "start_utc",
+                "end_utc",
+                "quality",
+                "n_files",
+            ],
+        )
+
+
+def _show(args) -> None:
+    with _open(args) as cat:
+        target = args.target
+        if Path(target).exists():
+            record = cat.file(target)
+        else:
+            ds = cat.datasets()
+            hit = ds[ds["dataset"] == target]
+            if hit.empty:
+                from .store import CatalogError
+
+                raise CatalogError(f"{target!r} is neither a catalogued file nor a dataset")
+            record = hit.iloc[0].to_dict()
+            record["runs"] = cat.runs(dataset=target)["run_number"].tolist()
+    print(json.dumps(record, indent=2, default=str))
+
+
+def _verify(args) -> None:
+    with _open(args) as cat:
+        result = cat.verify(dataset=args.dataset)
+    bad = result[result["status"] != "ok"]
+    print(f"verified {len(result)} file(s): {len(result) - len(bad)} ok, {len(bad)} bad")
+    if len(bad):
+        _print(bad, ["status", "path", "expected_size_bytes", "actual_size_bytes"])
+        sys.exit(1)
+
+
+def run_catalog(args: argparse.Namespace) -> None:
+    from .store import CatalogError
+
+    try:
+        args.action(args)
+    except CatalogError as e:
+        print(f"rarehub catalog: error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from .store import QUALITIES, RUN_TYPES
+
+    p = sub.add_parser(
+        "catalog",
+        help="the data catalog: scan, add, list, query, show, verify",
+        description="Datasets, runs and files with checksums, run types and data quality.",
+    )
+    p.add_argument(
+        "--db",
+        type=Path,
+        default=Path("catalog.sqlite"),
+        help="catalog database (default: ./catalog.sqlite)",
+    )
+    p.set_defaults(func=run_catalog)
+    cmds = p.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
+
+    s = cmds.add_parser("scan", help="register every new file under a directory")
+    s.add_argument("directory", type=Path)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--detector")
+    s.add_argument("--run-type", default="physics", choices=RUN_TYPES)
+    s.add_argument("--pattern", default="**/*", help="glob below DIRECTORY (default **/*)")
+    s.set_defaults(action=_scan)
+
+    a = cmds.add_parser("add", help="register files (size and SHA-256 measured)")
+    a.add_argument("files", nargs="+", type=Path)
+    a.add_argument("--dataset", required=True)
+    a.add_argument("--detector")
+    a.add_argument("--run", type=int, help="run number (created if new)")
+    a.add_argument("--run-type", default="physics", choices=RUN_TYPES)
+    a.add_argument("--format", help="file format (default: from the suffix)")
+    a.set_defaults(action=_add)
+
+    l_ = cmds.add_parser("list", help="list datasets, runs, files or growth")
+    l_.add_argument("what", choices=["datasets", "runs", "files", "growth"])
+    l_.add_argument("--dataset")
+    l_.set_defaults(action=_list)
+
+    q = cmds.add_parser("query", help="select runs; print them or write a run list")
+    q.add_argument("--dataset")
+    q.add_argument("--detector")
+    q.add_argument("--run-type", choices=RUN_TYPES)
+    q.add_argument("--quality", choices=QUALITIES)
+    q.add_argument("--start", help="UTC time; runs ending after it")
+    q.add_argument("--end", help="UTC time; runs starting before it")
+    q.add_argument("--runlist", type=Path, help="keep only runs in this CSV/YAML run list")
+    q.add_argument("--out", type=Path, help="write a run list (.csv/.yaml) instead of printing")
+    q.set_defaults(action=_query)
+
+    sh = cmds.add_parser("show", help="show one file or dataset as JSON")
+    sh.add_argument("target", help="a file path or a dataset name")
+    sh.set_defaults(action=_show)
+
+    v = cmds.add_parser("verify", help="re-check sizes and checksums (exit 1 on problems)")
+    v.add_argument("--dataset")
+    v.set_defaults(action=_verify)

@@ -1,0 +1,271 @@
+import json
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analysis_lib.catalog import Catalog, CatalogError, read_runlist, sha256_file, write_runlist
+
+
+@pytest.fixture
+def cat(tmp_path):
+    with Catalog.open(tmp_path / "catalog.sqlite") as c:
+        yield c
+
+
+def make_file(path, payload: bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(payload)
+    return path
+
+
+def test_database_is_wal_and_plain_sqlite(cat):
+    cat.add_dataset("ge1-2026", detector="ge1")
+    con = sqlite3.connect(cat.path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert con.execute("SELECT name FROM datasets").fetchall() == [("ge1-2026",)]
+
+
+def test_query_good_physics_runs_of_a_detector_between_dates(cat):
+    cat.add_dataset("ge1-2026", detector="ge1")
+    cat.add_dataset("csi-2026", detector="csi")
+    spec = [
+        ("ge1-2026", 1, "physics", "2026-01-02", "good"),
+        ("ge1-2026", 2, "physics", "2026-01-10", "bad"),
+        ("ge1-2026", 3, "calibration", "2026-01-11", "good"),
+        ("ge1-2026", 4, "physics", "2026-02-15", "good"),
+        ("csi-2026", 1, "physics", "2026-01-05", "good"),
+    ]
+    for ds, n, kind, day, q in spec:
+        start = pd.Timestamp(day, tz="UTC")
+        cat.add_run(ds, n, run_type=kind, start=start, end=start + pd.Timedelta("2h"), quality=q)
+    runs = cat.runs(
+        detector="ge1", run_type="physics", quality="good", start="2026-01-01", end="2026-02-01"
+    )
+    assert list(runs["run_number"]) == [1]
+    assert runs["start_utc"].dt.tz is not None
+    assert set(cat.runs(detector="ge1")["run_number"]) == {1, 2, 3, 4}
+    assert list(cat.runs(dataset="csi-2026")["detector"]) == ["csi"]
+
+
+def test_files_record_size_sha256_format_and_relative_paths(cat, tmp_path):
+    cat.add_dataset("ge1-2026", detector="ge1")
+    cat.add_run("ge1-2026", 7, run_type="noise", start="2026-01-01T00:00:00")
+    f = make_file(tmp_path / "raw" / "run7.h5", b"x" * 3000)
+    cat.add_file(f, dataset="ge1-2026", run=7, metadata={"channels": 4})
+    row = cat.files().iloc[0]
+    assert row["size_bytes"] == 3000
+    assert row["sha256"] == sha256_file(f)
+    assert row["format"] == "hdf5"
+    assert row["metadata"] == {"channels": 4}
+    assert row["run_type"] == "noise"
+    stored = sqlite3.connect(cat.path).execute("SELECT path FROM files").fetchone()[0]
+    assert stored == "raw/run7.h5", "paths inside the catalog folder are stored relative"
+
+
+def test_catalog_folder_can_be_moved_as_a_whole(tmp_path):
+    a = tmp_path / "a"
+    with Catalog.open(a / "catalog.sqlite") as c:
+        c.add_dataset("d")
+        c.add_file(make_file(a / "x.csv", b"1,2\n"), dataset="d")
+    (a).rename(tmp_path / "b")
+    with Catalog.open(tmp_path / "b" / "catalog.sqlite") as c:
+        assert c.verify()["status"].tolist() == ["ok"]
+
+
+def test_simulated_dataset_records_generator_version_and_configuration(cat):
+    cat.add_dataset(
+        "csi-nest",
+        detector="csi",
+        generator="NEST",
+        generator_version="2.4.0",
+        generator_config={"field_V_per_cm": 0, "n_events": 1000},
+    )
+    ds = cat.datasets().iloc[0]
+    assert ds["simulated"]
+    assert ds["generator"] == "NEST"
+    assert ds["generator_config"]["n_events"] == 1000
+
+
+def test_verify_finds_missing_truncated_and_corrupted_files(cat, tmp_path):
+    cat.add_dataset("d")
+    paths = [make_file(tmp_path / f"f{i}.bin", bytes(range(200)) * 10) for i in range(4)]
+    for p in paths:
+        cat.add_file(p, dataset="d")
+    paths[1].unlink()
+    paths[2].write_bytes(b"short")
+    data = bytearray(paths[3].read_bytes())
+    data[100] ^= 0xFF
+    paths[3].write_bytes(bytes(data))
+    status = dict(zip(cat.verify()["path"], cat.verify()["status"], strict=True))
+    assert status == {
+        str(paths[0]): "ok",
+        str(paths[1]): "missing",
+        str(paths[2]): "size-mismatch",
+        str(paths[3]): "checksum-mismatch",
+    }
+
+
+def test_growth_is_bytes_per_day_per_dataset(cat, tmp_path):
+    cat.add_dataset("d")
+    for i, day in enumerate(["2026-01-01", "2026-01-01", "2026-01-03"]):
+        cat.add_file(
+            make_file(tmp_path / f"{i}.csv", b"a" * (100 * (i + 1))),
+            dataset="d",
+            added=f"{day}T12:00:00",
+        )
+    g = cat.growth()
+    assert g["bytes_added"].tolist() == [300, 300]
+    assert g["files_added"].tolist() == [2, 1]
+    assert g["cumulative_bytes"].tolist() == [300, 600]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".yaml"])
+def test_runlist_round_trip_selects_the_same_runs(cat, tmp_path, suffix):
+    cat.add_dataset("d", detector="ge1")
+    for n in range(1, 6):
+        cat.add_run(
+            "d", n, run_type="physics", quality="good" if n % 2 else "bad", start=f"2026-01-0{n}"
+        )
+    good = cat.runs(quality="good")
+    path = write_runlist(good, tmp_path / f"good{suffix}")
+    back = read_runlist(path)
+    assert back["run_number"].tolist() == [1, 3, 5]
+    assert cat.runs(runlist=path)["run_number"].tolist() == [1, 3, 5]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_bad_inputs_name_what_is_wrong(cat, tmp_path):
+    with pytest.raises(CatalogError, match="unknown dataset 'nope'"):
+        cat.add_run("nope", 1, run_type="physics")
+    cat.add_dataset("d")
+    with pytest.raises(CatalogError, match="run_type 'physic'"):
+        cat.add_run("d", 1, run_type="physic")
+    with pytest.raises(CatalogError, match="no such file"):
+        cat.add_file(tmp_path / "absent.h5", dataset="d")
+    with pytest.raises(CatalogError, match="no run 9"):
+        cat.add_file(make_file(tmp_path / "x.h5", b"1"), dataset="d", run=9)
+    with pytest.raises(CatalogError, match="infer the format"):
+        cat.add_file(make_file(tmp_path / "x.weird", b"1"), dataset="d")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("runs:\n  - {dataset: d, run_number: seven}\n")
+    with pytest.raises(CatalogError, match=r"bad.yaml: entry 0 has run_number 'seven'"):
+        read_runlist(bad)
+    (tmp_path / "cols.csv").write_text("dataset,run\nd,1\n")
+    with pytest.raises(CatalogError, match=r"missing column\(s\) \['run_number'\]"):
+        read_runlist(tmp_path / "cols.csv")
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(CatalogError, match="not a usable catalog"):
+        Catalog.open(junk)
+
+
+def test_failed_transaction_leaves_nothing_behind(cat, tmp_path):
+    cat.add_dataset("d")
+
+    def two_runs_second_duplicate():
+        with cat.transaction():
+            cat.add_run("d", 1, run_type="physics")
+            cat.add_run("d", 1, run_type="physics")  # duplicate: the whole group is undone
+
+    with pytest.raises(CatalogError, match="already exists"):
+        two_runs_second_duplicate()
+    assert cat.runs().empty
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from analysis_lib.catalog import Catalog
+    cat = Catalog.open(sys.argv[1])
+    with cat.transaction():
+        for n in range(100, 500):  # ~12 MB: more than the page cache holds
+            cat.add_run("d", n, run_type="physics", metadata={"pad": "x" * 30_000})
+        print("inside", flush=True)
+        sys.stdin.readline()  # parent kills us here, mid-transaction
+    """
+)
+
+
+def test_kill_9_mid_transaction_leaves_catalog_consistent(tmp_path):
+    db = tmp_path / "catalog.sqlite"
+    with Catalog.open(db) as c:
+        c.add_dataset("d")
+        c.add_run("d", 1, run_type="physics")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "inside"
+        assert (tmp_path / "catalog.sqlite-wal").stat().st_size > 100_000, (
+            "the writer must have spilled uncommitted pages into the WAL"
+        )
+        proc.kill()  # SIGKILL
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdin.close()
+        proc.stdout.close()
+    with Catalog.open(db) as c:
+        assert c.integrity_check() == "ok"
+        assert c.runs()["run_number"].tolist() == [1]
+        c.add_run("d", 2, run_type="noise")  # and it is writable again
+        assert c.runs()["run_number"].tolist() == [1, 2]
+
+
+RUN = st.tuples(
+    st.sampled_from(["ge1", "ge2", "csi"]),
+    st.sampled_from(["physics", "calibration", "noise"]),
+    st.sampled_from(["good", "bad", "unknown"]),
+    st.integers(0, 60),  # start day offset
+    st.integers(1, 72),  # duration, hours
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    runs=st.lists(RUN, min_size=0, max_size=15),
+    query=st.tuples(
+        st.sampled_from([None, "ge1", "csi"]),
+        st.sampled_from([None, "physics", "noise"]),
+        st.sampled_from([None, "good"]),
+        st.integers(0, 70),
+        st.integers(1, 40),
+    ),
+)
+def test_query_matches_a_plain_filter_of_what_was_added(tmp_path_factory, runs, query):
+    db = tmp_path_factory.mktemp("prop") / "c.sqlite"
+    t0 = pd.Timestamp("2026-01-01", tz="UTC")
+    expected = []
+    with Catalog.open(db) as c:
+        c.add_dataset("d")
+        for n, (det, kind, q, day, hours) in enumerate(runs):
+            s = t0 + pd.Timedelta(days=day)
+            e = s + pd.Timedelta(hours=hours)
+            c.add_run("d", n, detector=det, run_type=kind, quality=q, start=s, end=e)
+            expected.append((n, det, kind, q, s, e))
+        det, kind, q, qday, qlen = query
+        qs, qe = t0 + pd.Timedelta(days=qday), t0 + pd.Timedelta(days=qday + qlen)
+        got = c.runs(detector=det, run_type=kind, quality=q, start=qs, end=qe)
+    want = {
+        n
+        for n, d_, k_, q_, s, e in expected
+        if (det is None or d_ == det)
+        and (kind is None or k_ == kind)
+        and (q is None or q_ == q)
+        and e > qs
+        and s < qe
+    }
+    assert set(got["run_number"]) == want
+    assert json.dumps(sorted(want))  # the query result is a plain list of ints
