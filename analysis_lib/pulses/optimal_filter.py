@@ -192,6 +192,7 @@ class OptimalFilter:
         inv_diag = np.zeros((n_ch, n_freq))
         inv_diag[:, used] = c[used] ** 2 / (n * fs_Hz * diag[:, used])
         self._inv_diag = inv_diag
+        self._inv_diag2 = np.repeat(inv_diag, 2, axis=-1).astype(self.dtype)
         self._inv = inv
         self._s_f = s_f
         self._fold = c
@@ -298,14 +299,17 @@ class OptimalFilter:
             block = x[start : start + _BLOCK_TRACES]
             v_f = sfft.rfft(block.astype(self.dtype, copy=False), axis=-1, workers=self.workers)
             chi0 = self._chi0(v_f, per_channel)
-            y = v_f * filt  # (b, n_ch, n_freq)
+            if lowfreq_cutoff_Hz is not None:
+                v_low = v_f[..., :k_lf].copy()
+            y = np.multiply(v_f, filt, out=v_f)  # (b, n_ch, n_freq), in place
             if not per_channel:
-                y = y.sum(axis=1)  # (b, n_freq)
+                y = y[:, 0] if self.n_channels == 1 else y.sum(axis=1)  # (b, n_freq)
             if no_delay and not interpolate:
                 # A(0) = (1/N) Σ_rfft c_k Re(Y_k)
                 a_win = (np.real(y) @ self._fold / n)[..., None]
             else:
-                a_td = sfft.irfft(y, n=n, axis=-1, workers=self.workers, overwrite_x=True)
+                # (overwrite_x=True measured 2× slower for irfft in scipy 1.17)
+                a_td = sfft.irfft(y, n=n, axis=-1, workers=self.workers)
                 a_win = a_td[..., idx]
             # χ²(t0) = χ0 − A(t0)² norm: minimise χ² ⇔ maximise A² (or A, if positive only)
             score = a_win if positive_only else np.abs(a_win)
@@ -324,14 +328,17 @@ class OptimalFilter:
             sl = slice(start, start + block.shape[0])
             amp[sl], chi2[sl], delay[sl] = a_best, chi_best, d_best
             if lowfreq_cutoff_Hz is not None:
-                chi2_lf[sl] = self._chi2_lowfreq(v_f, a_best, d_best, k_lf, per_channel)
+                chi2_lf[sl] = self._chi2_lowfreq(v_low, a_best, d_best, k_lf, per_channel)
         return OFResult(amp, chi2, delay, chi2_lf, self.fs_Hz)
 
     def _chi0(self, v_f: np.ndarray, per_channel: bool) -> np.ndarray:
         """χ0 = Σ_rfft Vᴴ W V per trace (and channel)."""
         if per_channel or self.n_channels == 1:
-            p = np.square(v_f.real, dtype=np.float64) + np.square(v_f.imag, dtype=np.float64)
-            chi0 = np.einsum("bcf,cf->bc", p, self._inv_diag)
+            # |V|² weighted: square the interleaved (re, im) floats, dot with repeated weights
+            sq = np.square(v_f.view(self.dtype))  # (b, n_ch, 2 n_freq)
+            chi0 = np.empty(sq.shape[:2])
+            for ch in range(sq.shape[1]):
+                chi0[:, ch] = sq[:, ch] @ self._inv_diag2[ch]
             return chi0 if per_channel else chi0[:, 0]
         v = v_f.astype(np.complex128)
         return np.einsum("bif,fij,bjf->b", np.conj(v), self._inv, v).real
