@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
 from . import __version__
-from .start import start_local
+from .start import start_local, start_site
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="configurable-http-proxy",
         help="the configurable-http-proxy executable",
     )
+    start = sub.add_parser(
+        "start",
+        help="start the hub described by a site YAML (local or slurm) in the foreground",
+        description="Validate the site YAML against the schema, then start JupyterHub with it.",
+    )
+    start.add_argument("--config", type=Path, required=True, help="the site YAML")
+    check = sub.add_parser(
+        "check-config", help="validate a site YAML and print it with the defaults filled in"
+    )
+    check.add_argument("config", type=Path)
+    sub.add_parser("schema", help="print the site YAML's JSON schema")
     return parser
 
 
@@ -57,3 +69,16 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "start-local":
         start_local(args.state_dir, args.ip, args.port, args.proxy)
+        return
+    from .site import SiteError, load_site, schema_json
+
+    if args.command == "schema":
+        print(schema_json())
+        return
+    try:
+        if args.command == "start":
+            start_site(args.config)
+        elif args.command == "check-config":
+            print(json.dumps(load_site(args.config), indent=2))
+    except (SiteError, OSError) as e:
+        raise SystemExit(f"rarehub-hub: {e}") from None

@@ -1,14 +1,17 @@
-# JupyterHub configuration for RareHub's embedded local default.
+# JupyterHub configuration for RareHub: the site (YAML named by $RAREHUB_SITE_CONFIG, or the
+# embedded local default described by `rarehub-hub start-local`) mapped onto traitlets in one
+# place, rarehub_hub.site.configure.
 #
 # `c` and `load_subconfig` are provided by JupyterHub when it loads this file.
-# `rarehub-hub start-local` (what `./dev start` runs) sets the RAREHUB_* variables below
-# and starts JupyterHub with this file. Drop extra *.py files into
-# <state>/jupyterhub_config.d/ to override anything (loaded last, in name order).
-from rarehub_hub.local import LocalSite, configure_local
+# Drop extra *.py files into <state_dir>/jupyterhub_config.d/ to override anything
+# (loaded last, in name order).
+from pathlib import Path
+
+from rarehub_hub.site import configure
 from rarehub_hub.start import site_from_environment
 
-site: LocalSite = site_from_environment()
-configure_local(c, site)
+site = site_from_environment()
+configure(c, site)
 
-for extra in sorted((site.state_dir / "jupyterhub_config.d").glob("*.py")):
+for extra in sorted((Path(site["state_dir"]) / "jupyterhub_config.d").glob("*.py")):
     load_subconfig(str(extra))

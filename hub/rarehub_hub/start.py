@@ -13,13 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .local import LocalSite
+from .site import load_site, validate_site
 
 ENV_STATE = "RAREHUB_STATE_DIR"
 ENV_IP = "RAREHUB_IP"
 ENV_PORT = "RAREHUB_PORT"
 ENV_PROXY = "RAREHUB_PROXY_COMMAND"
 ENV_PASSWORD = "RAREHUB_PASSWORD"
+ENV_SITE = "RAREHUB_SITE_CONFIG"
 MIN_PASSWORD = 8
 
 
@@ -60,15 +61,48 @@ def ensure_demo_data(data_dir: Path, prefix: Path) -> None:
     marker.touch()
 
 
-def site_from_environment() -> LocalSite:
-    """The LocalSite that ``start-local`` described through RAREHUB_* variables."""
-    return LocalSite(
-        state_dir=Path(os.environ[ENV_STATE]),
-        ip=os.environ[ENV_IP],
-        port=int(os.environ[ENV_PORT]),
-        proxy_command=os.environ[ENV_PROXY],
-        password=os.environ[ENV_PASSWORD],
+def site_from_environment() -> dict:
+    """The validated site: the YAML named by $RAREHUB_SITE_CONFIG, else the local site that
+    ``start-local`` described through RAREHUB_* variables (validated by the same schema)."""
+    if os.environ.get(ENV_SITE):
+        return load_site(Path(os.environ[ENV_SITE]))
+    return validate_site(
+        {
+            "deployment": "local",
+            "state_dir": os.environ[ENV_STATE],
+            "hub": {
+                "ip": os.environ[ENV_IP],
+                "port": int(os.environ[ENV_PORT]),
+                "proxy_command": os.environ[ENV_PROXY],
+            },
+            "auth": {"type": "shared-password", "shared_password": os.environ[ENV_PASSWORD]},
+        },
+        source="rarehub-hub start-local",
     )
+
+
+def start_site(config: Path) -> None:
+    """Validate the site YAML ``config``, prepare its state folder and exec JupyterHub."""
+    site = load_site(config)
+    state_dir = Path(site["state_dir"]).resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.chmod(0o700)
+    (state_dir / "jupyterhub_config.d").mkdir(exist_ok=True)
+    env = dict(os.environ, **{ENV_SITE: str(config.resolve())})
+    print(
+        f"  RareHub ({site['deployment']}) is starting at "
+        f"http://{site['hub']['ip']}:{site['hub']['port']}/",
+        file=sys.stderr,
+        flush=True,
+    )
+    _exec_hub(state_dir, env)
+
+
+def _exec_hub(state_dir: Path, env: dict) -> None:
+    config = Path(__file__).with_name("jupyterhub_config.py")
+    os.chdir(state_dir)
+    argv = [str(Path(sys.prefix) / "bin" / "jupyterhub"), "-f", str(config)]
+    os.execve(argv[0], argv, env)
 
 
 def start_local(state_dir: Path, ip: str, port: int, proxy: str) -> None:
@@ -101,7 +135,5 @@ def start_local(state_dir: Path, ip: str, port: int, proxy: str) -> None:
         file=sys.stderr,
         flush=True,
     )
-    config = Path(__file__).with_name("jupyterhub_config.py")
-    os.chdir(state_dir)
-    argv = [str(prefix / "bin" / "jupyterhub"), "-f", str(config)]
-    os.execve(argv[0], argv, env)
+    env.pop(ENV_SITE, None)
+    _exec_hub(state_dir, env)

@@ -1,0 +1,265 @@
+"""The site YAML: one file an admin writes, validated by a schema, mapped onto traitlets here.
+
+Learned from TLJH: the schema refuses unknown keys (``additionalProperties: false``) so a typo
+is an error, defaults live in the schema, and :func:`configure` only *sets* config values
+("config should never append or mutate, only set"). Anything the YAML cannot express goes
+into ``<state_dir>/jupyterhub_config.d/*.py``, loaded last.
+
+Example (slurm)::
+
+    deployment: slurm
+    state_dir: /var/lib/rarehub
+    hub: {ip: 127.0.0.1, port: 8000}
+    auth: {type: pam, admin_users: [alice]}
+    slurm:
+      runtime: apptainer
+      image: /cvmfs/rarehub/rarehub-{version}.sif
+      binds: [{source: /data, readonly: true}]
+      limits: {partitions: [jupyter], cpus: [1, 8], memory_GiB: [2, 64], images: ["1.0"]}
+      profiles:
+        - {name: small, display_name: "2 CPUs, 4 GiB, 4 h", cpus: 2, memory_GiB: 4,
+           walltime_minutes: 240}
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .local import LocalSite, configure_local
+
+_RANGE = {
+    "type": "array",
+    "items": {"type": "integer", "minimum": 0},
+    "minItems": 2,
+    "maxItems": 2,
+}
+_NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "RareHub site configuration",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["deployment", "state_dir"],
+    "properties": {
+        "deployment": {"enum": ["local", "slurm"], "description": "where servers run"},
+        "state_dir": {"type": "string", "description": "hub database, secrets, demo data"},
+        "env_prefix": {
+            "type": "string",
+            "description": "Python environment the servers run (local; slurm runtime none)",
+        },
+        "idle_timeout_s": {"type": "integer", "minimum": 60, "default": 3600},
+        "hub": {
+            "type": "object",
+            "additionalProperties": False,
+            "default": {},
+            "properties": {
+                "ip": {"type": "string", "default": "127.0.0.1"},
+                "port": {"type": "integer", "minimum": 1, "maximum": 65533, "default": 8000},
+                "proxy_command": {"type": "string", "default": "configurable-http-proxy"},
+            },
+        },
+        "auth": {
+            "type": "object",
+            "additionalProperties": False,
+            "default": {},
+            "properties": {
+                "type": {"enum": ["shared-password", "pam"], "default": "shared-password"},
+                "shared_password": {"type": "string", "minLength": 8},
+                "admin_users": {"type": "array", "items": {"type": "string"}, "default": []},
+                "allowed_users": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "empty or absent: every authenticated user",
+                },
+            },
+        },
+        "slurm": {
+            "type": "object",
+            "additionalProperties": False,
+            "default": {},
+            "properties": {
+                "runtime": {"enum": ["none", "apptainer", "podman"], "default": "none"},
+                "image": {"type": "string", "description": "sif path / image ref with {version}"},
+                "binds": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["source"],
+                        "properties": {
+                            "source": {"type": "string"},
+                            "target": {"type": "string"},
+                            "readonly": {"type": "boolean"},
+                        },
+                    },
+                    "default": [],
+                },
+                "server_ip": {"type": "string", "default": "127.0.0.1"},
+                "port_range": {**_RANGE, "default": [0, 0]},
+                "squeue_interval_s": {"type": "number", "exclusiveMinimum": 0, "default": 10},
+                "exec_prefix": {"type": "string", "default": "sudo -E -u {username}"},
+                "environment": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "for the hub's Slurm commands, e.g. SLURM_CONF",
+                    "default": {},
+                },
+                "job_environment": {
+                    "type": "object",
+                    "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                    "additionalProperties": {"type": "string"},
+                    "default": {},
+                },
+                "start_timeout_s": {"type": "integer", "minimum": 10, "default": 300},
+                "poll_interval_s": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "default": 30,
+                    "description": "how often the hub checks each running server's job",
+                },
+                "limits": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "default": {},
+                    "properties": {
+                        "partitions": {"type": "array", "items": _NAME, "minItems": 1},
+                        "cpus": _RANGE,
+                        "memory_GiB": _RANGE,
+                        "walltime_minutes": _RANGE,
+                        "gpus_max": {"type": "integer", "minimum": 0},
+                        "images": {"type": "array", "items": _NAME, "minItems": 1},
+                    },
+                },
+                "profiles": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["name", "display_name"],
+                        "properties": {
+                            "name": _NAME,
+                            "display_name": {"type": "string"},
+                            "cpus": {"type": "integer", "minimum": 1},
+                            "memory_GiB": {"type": "integer", "minimum": 1},
+                            "walltime_minutes": {"type": "integer", "minimum": 1},
+                            "gpus": {"type": "integer", "minimum": 0},
+                            "partition": _NAME,
+                            "image": _NAME,
+                            "groups": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                    "default": [],
+                },
+            },
+        },
+    },
+}
+
+
+class SiteError(ValueError):
+    """The site configuration is not valid; the message names the file and the field."""
+
+
+def _fill_defaults(schema: Mapping[str, Any], value: dict) -> None:
+    for key, sub in schema.get("properties", {}).items():
+        if key not in value and "default" in sub:
+            value[key] = copy.deepcopy(sub["default"])
+        if isinstance(value.get(key), dict) and sub.get("type") == "object":
+            _fill_defaults(sub, value[key])
+
+
+def validate_site(data: object, source: str = "<site>") -> dict[str, Any]:
+    """Validate ``data`` against :data:`SCHEMA`; return it with the defaults filled in."""
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = []
+        for e in errors:
+            where = ".".join(str(p) for p in e.absolute_path) or "(top level)"
+            lines.append(f"  {where}: {e.message}")
+        raise SiteError(f"{source}: invalid site configuration:\n" + "\n".join(lines))
+    site = copy.deepcopy(dict(data))  # type: ignore[arg-type]
+    _fill_defaults(SCHEMA, site)
+    site.setdefault("env_prefix", sys.prefix)
+    if site["deployment"] == "slurm":
+        lo, hi = site["slurm"]["port_range"]
+        if (lo, hi) != (0, 0) and not 1024 <= lo <= hi <= 65535:
+            raise SiteError(f"{source}: slurm.port_range {[lo, hi]}: need 1024 ≤ low ≤ high")
+    return site
+
+
+def load_site(path: Path) -> dict[str, Any]:
+    """Read and validate the site YAML at ``path``."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as e:
+        raise SiteError(f"{path}: not valid YAML: {e}") from None
+    return validate_site(data, str(path))
+
+
+def schema_json() -> str:
+    """The schema as JSON (for editors and the docs)."""
+    return json.dumps(SCHEMA, indent=2)
+
+
+def configure(c, site: Mapping[str, Any]) -> None:
+    """Set the JupyterHub config ``c`` from a validated ``site`` (see :func:`validate_site`)."""
+    auth = site["auth"]
+    local = LocalSite(
+        state_dir=Path(site["state_dir"]),
+        ip=site["hub"]["ip"],
+        port=site["hub"]["port"],
+        proxy_command=site["hub"]["proxy_command"],
+        password=auth.get("shared_password", ""),
+        prefix=Path(site["env_prefix"]),
+        idle_timeout_s=site["idle_timeout_s"],
+    )
+    configure_local(c, local)
+    if auth["type"] == "pam":
+        c.JupyterHub.authenticator_class = "pam"
+    elif not auth.get("shared_password"):
+        raise SiteError("auth.shared_password is required with auth.type shared-password")
+    c.Authenticator.admin_users = set(auth["admin_users"])
+    if auth.get("allowed_users"):
+        c.Authenticator.allow_all = False
+        c.Authenticator.allowed_users = set(auth["allowed_users"])
+    if site["deployment"] == "slurm":
+        configure_slurm(c, site)
+
+
+def configure_slurm(c, site: Mapping[str, Any]) -> None:
+    """The Slurm deployment: servers are Slurm jobs that outlive a hub restart."""
+    s = site["slurm"]
+    c.JupyterHub.spawner_class = "rarehub_hub.slurm_spawner.RareHubSlurmSpawner"
+    c.JupyterHub.cleanup_servers = False  # jobs keep running across a hub restart
+    c.Spawner.pre_spawn_hook = None
+    c.Spawner.args = []
+    c.Spawner.cmd = ["jupyterhub-singleuser"]
+    c.Spawner.environment = {"RAREHUB_DATA": str(Path(site["state_dir"]) / "data")}
+    c.JupyterHub.allow_named_servers = True
+    c.Spawner.start_timeout = s["start_timeout_s"]
+    c.Spawner.poll_interval = s["poll_interval_s"]
+    c.Spawner.http_timeout = 120
+    sp = c.RareHubSlurmSpawner
+    sp.runtime = s["runtime"]
+    sp.env_prefix = site["env_prefix"]
+    sp.image = s.get("image", "")
+    sp.binds = s["binds"]
+    sp.server_ip = s["server_ip"]
+    sp.port_range = tuple(s["port_range"])
+    sp.squeue_interval_s = float(s["squeue_interval_s"])
+    sp.exec_prefix = s["exec_prefix"]
+    sp.slurm_environment = dict(s["environment"])
+    sp.job_environment = dict(s["job_environment"])
+    sp.limits = dict(s["limits"])
+    sp.profiles = list(s["profiles"])
+    sp.startup_poll_interval = 0.5

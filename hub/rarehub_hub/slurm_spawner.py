@@ -1,0 +1,545 @@
+"""``RareHubSlurmSpawner``: batchspawner's SlurmSpawner, hardened for what HPC users asked for.
+
+On top of :class:`batchspawner.SlurmSpawner`:
+
+- the batch script is rendered only from values that :func:`~rarehub_hub.options.validate_options`
+  accepted (profiles + free values within admin limits), each shell-quoted;
+- the server runs inside the RareHub image through a container-runtime prefix
+  (``apptainer``, ``podman``) or from a shared environment (``none``);
+- the server binds :attr:`server_ip` and a port from :attr:`port_range` (batchspawner binds
+  0.0.0.0 and any port), and the hub routes to the address the job reports;
+- one ``squeue`` per :attr:`squeue_interval_s` answers every spawner of the hub
+  (:class:`SqueueBatcher`, batchspawner #292); a failed ``squeue`` is "unknown", never
+  "job gone" (#315, #171, #134); a restarted hub re-attaches running jobs;
+- the pending page shows Slurm's pending reason, the scheduler's refusal and the tail of the
+  job's output when it dies (#308, #253); stopping a pending spawn cancels the job (#193).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pwd
+import shlex
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from batchspawner import SlurmSpawner
+from tornado import web
+from traitlets import (
+    Any,
+    CaselessStrEnum,
+    Dict,
+    Float,
+    Integer,
+    List,
+    Tuple,
+    Unicode,
+    default,
+    validate,
+)
+
+from .options import (
+    Limits,
+    OptionsError,
+    Profile,
+    form_data_to_raw,
+    format_walltime,
+    render_form,
+    validate_options,
+)
+
+RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT"}
+PENDING_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "RESIZING", "SUSPENDED"}
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """One job as ``squeue`` lists it."""
+
+    state: str
+    node: str = ""
+    reason: str = ""
+
+
+@dataclass
+class Snapshot:
+    """One ``squeue`` call's answer. ``jobs`` is None when the call failed."""
+
+    started: float
+    jobs: dict[str, JobInfo] | None
+    error: str = ""
+
+
+@dataclass
+class SqueueBatcher:
+    """One ``squeue`` for all the hub's jobs, shared by every spawner.
+
+    ``snapshot(max_age_s, newer_than)`` returns the latest answer if it is recent enough, joins
+    a call already in flight, or starts one. ``calls`` counts the ``squeue`` runs.
+    """
+
+    command: tuple[str, ...]
+    env: Mapping[str, str] | None = None
+    timeout_s: float = 30.0
+    calls: int = 0
+    _last: Snapshot | None = None
+    _inflight: asyncio.Future | None = None
+    _inflight_started: float = 0.0
+
+    _instances: ClassVar[dict] = {}
+
+    @classmethod
+    def shared(cls, command: tuple[str, ...], env: Mapping[str, str] | None) -> SqueueBatcher:
+        key = (command, tuple(sorted((env or {}).items())))
+        if key not in cls._instances:
+            cls._instances[key] = cls(command, dict(env) if env is not None else None)
+        return cls._instances[key]
+
+    async def snapshot(self, max_age_s: float, newer_than: float = 0.0) -> Snapshot:
+        now = time.monotonic()
+        last = self._last
+        if last is not None and now - last.started <= max_age_s and last.started >= newer_than:
+            return last
+        if self._inflight is not None and not self._inflight.done():
+            if self._inflight_started >= newer_than:
+                return await asyncio.shield(self._inflight)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._inflight)
+        self._inflight_started = time.monotonic()
+        self._inflight = asyncio.ensure_future(self._run(self._inflight_started))
+        return await asyncio.shield(self._inflight)
+
+    async def _run(self, started: float) -> Snapshot:
+        self.calls += 1
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self.command,
+                env=dict(self.env) if self.env is not None else None,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            try:
+                out, err = await asyncio.wait_for(proc.communicate(), self.timeout_s)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+                snap = Snapshot(started, None, f"squeue gave no answer in {self.timeout_s} s")
+            else:
+                if proc.returncode != 0:
+                    text = err.decode(errors="replace").strip()
+                    snap = Snapshot(started, None, f"squeue failed ({proc.returncode}): {text}")
+                else:
+                    snap = Snapshot(started, parse_squeue(out.decode(errors="replace")))
+        except OSError as e:
+            snap = Snapshot(started, None, f"squeue could not run: {e}")
+        if self._last is None or snap.started >= self._last.started:
+            self._last = snap
+        return snap
+
+
+SQUEUE_FORMAT = "%i|%T|%N|%r"
+
+
+def parse_squeue(text: str) -> dict[str, JobInfo]:
+    """Parse ``squeue -h -o '%i|%T|%N|%r'`` output into job id → :class:`JobInfo`."""
+    jobs = {}
+    for line in text.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) == 4 and parts[0]:
+            jobs[parts[0]] = JobInfo(parts[1], parts[2], parts[3])
+    return jobs
+
+
+def runtime_prefix(
+    runtime: str,
+    image: str,
+    binds: list[Mapping[str, str]],
+    env_names: list[str],
+    home: str,
+) -> list[str]:
+    """The command words that run the server inside the image.
+
+    ``runtime`` ``none`` runs from a shared environment (no prefix); ``apptainer`` uses
+    ``apptainer exec --bind SRC:DST[:ro] … IMAGE.sif``; ``podman`` uses a rootless
+    ``podman run`` on the host network, read-only, as the job's own UID, with the home and the
+    binds mounted and the environment variables ``env_names`` passed by name (values never
+    appear on the command line).
+    """
+    if runtime == "none":
+        return []
+    mounts = []
+    for b in binds:
+        ro = ":ro" if b.get("readonly", True) else ""
+        mounts.append(f"{b['source']}:{b.get('target') or b['source']}{ro}")
+    if runtime == "apptainer":
+        words = ["apptainer", "exec", "--bind", f"{home}:{home}"]
+        for m in mounts:
+            words += ["--bind", m]
+        return [*words, image]
+    if runtime == "podman":
+        words = [
+            "podman",
+            "run",
+            "--rm",
+            "--userns=keep-id",
+            "--network=host",
+            "--read-only",
+            "--volume",
+            f"{home}:{home}",
+            "--workdir",
+            home,
+        ]
+        for m in mounts:
+            words += ["--volume", m]
+        for name in env_names:
+            words += ["--env", name]
+        return [*words, image]
+    raise ValueError(f"unknown container runtime {runtime!r}: use none, apptainer or podman")
+
+
+class RareHubSlurmSpawner(SlurmSpawner):
+    """Spawn each user's server as a Slurm job running the RareHub image."""
+
+    runtime = CaselessStrEnum(
+        ["none", "apptainer", "podman"],
+        default_value="none",
+        help="Container runtime: 'apptainer', 'podman', or 'none' (run from env_prefix).",
+    ).tag(config=True)
+
+    env_prefix = Unicode(
+        "/opt/rarehub/venv",
+        help="With runtime 'none': the shared, world-readable Python environment on the nodes.",
+    ).tag(config=True)
+
+    image = Unicode(
+        "",
+        help="Image with '{version}' for the chosen image version: a .sif path (apptainer) "
+        "or an image reference (podman).",
+    ).tag(config=True)
+
+    binds = List(
+        Dict(),
+        help="Extra mounts [{source, target, readonly (default true)}] for shared data.",
+    ).tag(config=True)
+
+    server_ip = Unicode(
+        "127.0.0.1",
+        help="Address the server binds inside the job. '0.0.0.0' binds all and the hub routes "
+        "to the node's name; a concrete address is also the one the hub connects to.",
+    ).tag(config=True)
+
+    port_range = Tuple(
+        Integer(),
+        Integer(),
+        default_value=(0, 0),
+        help="Inclusive (low, high) port range for the server on the node; (0, 0): any port.",
+    ).tag(config=True)
+
+    squeue_interval_s = Float(
+        10.0,
+        help="Seconds an squeue answer is reused by every spawner (one squeue per interval).",
+    ).tag(config=True)
+
+    slurm_environment = Dict(
+        help="Environment for the hub's own Slurm commands (e.g. SLURM_CONF).",
+    ).tag(config=True)
+
+    job_environment = Dict(
+        help="Admin-set variables exported inside the job script (not secrets).",
+    ).tag(config=True)
+
+    job_name = Unicode("rarehub-jupyter", help="Slurm job name of the servers.").tag(config=True)
+
+    output_template = Unicode(
+        "{homedir}/.rarehub-jupyter-%j.log",
+        help="The job's output file ('%j' is the job id); shown on the pending page on failure.",
+    ).tag(config=True)
+
+    limits = Dict(
+        help="Admin limits: partitions, cpus [min,max], memory_GiB [min,max], "
+        "walltime_minutes [min,max], gpus_max, images.",
+    ).tag(config=True)
+
+    profiles = List(
+        Dict(),
+        help="Profiles: name, display_name, cpus, memory_GiB, walltime_minutes, gpus, "
+        "partition, image, groups (empty: everyone).",
+    ).tag(config=True)
+
+    reported_ip = Unicode("", help="Set by the job: the address it bound ('' = node name).")
+    progress_message = Unicode("")
+    submitted_at = Float(0.0)
+    user_groups_func = Any(
+        None, help="Callable(username) → group names; default: the unix groups."
+    ).tag(config=True)
+
+    @default("batch_submit_cmd")
+    def _default_submit(self) -> str:
+        return "sbatch --parsable"
+
+    @default("batch_cancel_cmd")
+    def _default_cancel(self) -> str:
+        return "scancel {job_id}"
+
+    @validate("port_range")
+    def _check_range(self, proposal):
+        low, high = proposal["value"]
+        if (low, high) != (0, 0) and not 1024 <= low <= high <= 65535:
+            raise ValueError(f"port_range {low}-{high}: need 1024 ≤ low ≤ high ≤ 65535")
+        return proposal["value"]
+
+    # ---- form and options -------------------------------------------------------------
+
+    def _limits(self) -> Limits:
+        d = dict(self.limits)
+        for key in ("partitions", "images"):
+            if key in d:
+                d[key] = tuple(d[key])
+        for key in ("cpus", "memory_GiB", "walltime_minutes"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return Limits(**d)
+
+    def _profiles(self) -> list[Profile]:
+        out = []
+        for p in self.profiles or [{"name": "default", "display_name": "Default"}]:
+            p = dict(p)
+            p["groups"] = tuple(p.get("groups", ()))
+            out.append(Profile(**p))
+        return out
+
+    def user_groups(self) -> list[str]:
+        if self.user_groups_func is not None:
+            return list(self.user_groups_func(self.user.name))
+        try:
+            pw = pwd.getpwnam(self.user.name)
+        except KeyError:
+            return []
+        import grp
+
+        return [grp.getgrgid(g).gr_name for g in os.getgrouplist(pw.pw_name, pw.pw_gid)]
+
+    @default("options_form")
+    def _default_form(self):
+        def form(spawner):
+            last = spawner.orm_spawner.user_options if spawner.orm_spawner else None
+            return render_form(spawner._limits(), spawner._profiles(), spawner.user_groups(), last)
+
+        return form
+
+    def options_from_form(self, formdata):
+        raw = form_data_to_raw(formdata)
+        # Validate now so the form shows the message; start() validates again (REST API).
+        validate_options(raw, self._limits(), self._profiles(), self.user_groups())
+        return {k: v for k, v in raw.items() if v != ""}
+
+    def validated_options(self) -> dict:
+        """``user_options`` checked against the limits; HTTP 400 with the reason if not."""
+        try:
+            return validate_options(
+                dict(self.user_options or {}), self._limits(), self._profiles(), self.user_groups()
+            )
+        except OptionsError as e:
+            raise web.HTTPError(400, f"Server options refused: {e}", reason="Bad options") from e
+
+    # ---- the batch script -------------------------------------------------------------
+
+    def image_for(self, version: str) -> str:
+        return self.image.replace("{version}", version)
+
+    def server_command(self, opts: Mapping[str, object], env_names: list[str]) -> list[str]:
+        """The words that start the server inside the job."""
+        home = pwd.getpwnam(self.user.name).pw_dir
+        prefix = runtime_prefix(
+            self.runtime, self.image_for(str(opts["image"])), self.binds, env_names, home
+        )
+        python = f"{self.env_prefix}/bin/python" if self.runtime == "none" else "python3"
+        single = f"{self.env_prefix}/bin/{self.cmd[0]}" if self.runtime == "none" else self.cmd[0]
+        low, high = self.port_range
+        return [
+            *prefix,
+            python,
+            "-m",
+            "rarehub_hub.singleuser",
+            "--ip",
+            self.server_ip,
+            "--port-range",
+            f"{low}-{high}",
+            "--",
+            single,
+            *self.cmd[1:],
+            *self.get_args(),
+        ]
+
+    def render_script(self, opts: Mapping[str, object], env_names: list[str]) -> str:
+        """The batch script, from validated ``opts`` only; every value shell-quoted."""
+        q = shlex.quote
+        home = pwd.getpwnam(self.user.name).pw_dir
+        output = self.output_template.replace("{homedir}", home)
+        lines = [
+            "#!/bin/bash",
+            f"#SBATCH --job-name={q(self.job_name)}",
+            f"#SBATCH --output={q(output)}",
+            f"#SBATCH --chdir={q(home)}",
+            f"#SBATCH --export={q(','.join(env_names))}",
+            f"#SBATCH --partition={q(str(opts['partition']))}",
+            f"#SBATCH --time={format_walltime(int(opts['walltime_minutes']))}",
+            f"#SBATCH --cpus-per-task={int(opts['cpus'])}",
+            f"#SBATCH --mem={int(opts['memory_GiB'])}G",
+        ]
+        if int(opts["gpus"]):
+            lines.append(f"#SBATCH --gres=gpu:{int(opts['gpus'])}")
+        lines += ["", "set -euo pipefail", f"export HOME={q(home)}"]
+        for name, value in sorted(self.job_environment.items()):
+            lines.append(f"export {name}={q(str(value))}")
+        lines.append(f'echo "rarehub: job $SLURM_JOB_ID on $(hostname -s), {opts["profile"]}"')
+        lines.append(shlex.join(self.server_command(opts, env_names)))
+        return "\n".join(lines) + "\n"
+
+    # ---- Slurm state --------------------------------------------------------------------
+
+    def _slurm_env(self) -> dict[str, str]:
+        return {**os.environ, **self.slurm_environment}
+
+    def batcher(self) -> SqueueBatcher:
+        cmd = ("squeue", "-h", "-t", "all", "-n", self.job_name, "-o", SQUEUE_FORMAT)
+        return SqueueBatcher.shared(cmd, self._slurm_env())
+
+    async def job_info(
+        self, fresh: bool = False, max_age_s: float | None = None
+    ) -> JobInfo | str | None:
+        """This job's :class:`JobInfo`, ``None`` if Slurm no longer has it, or the error text
+        (a string) when ``squeue`` failed: then nobody knows, and nothing is concluded."""
+        newer = time.monotonic() if fresh else self.submitted_at
+        age = self.squeue_interval_s if max_age_s is None else max_age_s
+        snap = await self.batcher().snapshot(age, newer_than=newer)
+        if snap.jobs is None:
+            return snap.error or "squeue failed"
+        return snap.jobs.get(self.job_id)
+
+    def output_tail(self, lines: int = 15) -> str:
+        """The end of the job's output file, if the hub can read it."""
+        if not self.job_id:
+            return ""
+        home = pwd.getpwnam(self.user.name).pw_dir
+        path = Path(self.output_template.replace("{homedir}", home).replace("%j", self.job_id))
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _gone_message(self, info: JobInfo | None) -> str:
+        what = f"ended {info.state}" if info else "is no longer known to Slurm"
+        if info and info.reason and info.reason != "None":
+            what += f" ({info.reason})"
+        tail = self.output_tail()
+        msg = f"Slurm job {self.job_id} {what} before the server started."
+        return msg + (f" Job output:\n{tail}" if tail else "")
+
+    async def _slurm(self, command: str, input: str | None = None) -> str:
+        subvars = self.get_req_subvars()
+        subvars["job_id"] = self.job_id
+        prefix = self.exec_prefix.format(username=self.user.name)
+        env = {**self.get_env(), **self.slurm_environment}
+        return await self.run_command(
+            " ".join((prefix, command.format(**subvars))), input=input, env=env
+        )
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    async def start(self):
+        opts = self.validated_options()
+        self.ip = self.server_ip
+        self.port = 0
+        self.reported_ip = ""
+        if self.server:
+            self.server.port = 0
+        env = self.get_env()
+        env_names = sorted(env)
+        script = self.render_script(opts, env_names)
+        self.log.info("Submitting %s for %s: %s", self.job_name, self.user.name, opts)
+        try:
+            out = await self._slurm(self.batch_submit_cmd, input=script)
+        except RuntimeError as e:
+            raise RuntimeError(f"Slurm refused the job: {e}") from None
+        self.job_id = self.parse_job_id(out)
+        self.submitted_at = time.monotonic()
+        self.progress_message = f"Slurm job {self.job_id} submitted"
+        if self.orm_spawner is not None:  # a hub restart now finds (and can cancel) the job
+            self.orm_spawner.state = self.get_state()
+            self.db.commit()
+
+        info = None
+        while True:
+            if self.port and self.reported_ip:
+                break  # the job itself reported where it serves
+            info = await self.job_info(max_age_s=self.startup_poll_interval)
+            if isinstance(info, str):
+                self.progress_message = f"Slurm does not answer ({info}); waiting"
+            elif info is None or info.state not in RUNNING_STATES | PENDING_STATES:
+                message = self._gone_message(info)
+                self.clear_state()
+                raise RuntimeError(message)
+            elif info.state in PENDING_STATES:
+                self.progress_message = f"Slurm job {self.job_id} pending: {info.reason}"
+            elif self.port:
+                break
+            else:
+                self.progress_message = (
+                    f"Slurm job {self.job_id} running on {info.node}: starting JupyterLab"
+                )
+            await asyncio.sleep(self.startup_poll_interval)
+        host = self.reported_ip or (info.node if isinstance(info, JobInfo) else "")
+        self.ip = host
+        self.log.info("Server job %s of %s at %s:%s", self.job_id, self.user.name, host, self.port)
+        return host, self.port
+
+    async def progress(self):
+        sent = ""
+        while True:
+            if self.progress_message and self.progress_message != sent:
+                sent = self.progress_message
+                yield {"message": sent}
+            await asyncio.sleep(0.5)
+
+    async def poll(self):
+        """None while the job runs, pends or Slurm cannot be asked; 1 once Slurm lost it."""
+        if not self.job_id:
+            return 0
+        info = await self.job_info()
+        if isinstance(info, str):
+            self.log.warning("Cannot check job %s: %s; assuming it runs", self.job_id, info)
+            return None
+        if info is not None and info.state in RUNNING_STATES | PENDING_STATES:
+            return None
+        self.clear_state()
+        return 1
+
+    async def stop(self, now=False):
+        if not self.job_id:
+            return
+        self.log.info("Cancelling job %s of %s", self.job_id, self.user.name)
+        try:
+            await self._slurm(self.batch_cancel_cmd)
+        except RuntimeError as e:
+            self.log.warning("scancel %s: %s", self.job_id, e)
+        if now:
+            return
+        for _ in range(20):
+            info = await self.job_info(fresh=True)
+            if info is None or (
+                not isinstance(info, str) and info.state not in RUNNING_STATES | PENDING_STATES
+            ):
+                return
+            await asyncio.sleep(0.5)
+        self.log.warning("Job %s may not have ended", self.job_id)
+
+    def clear_state(self):
+        super().clear_state()
+        self.submitted_at = 0.0

@@ -1,0 +1,308 @@
+"""The hub in Slurm mode on the real one-node Slurm: spawn as real unix users over the REST API.
+
+One hub (``rarehub-hub start --config site.yaml``, configurable-http-proxy, SQLite) for the
+module; servers are Slurm jobs running ``jupyterhub-singleuser`` from the shared, world-readable
+environment (runtime ``none``) as the users ``rarehub-t1`` … ``rarehub-t4``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+import slurm
+import yaml
+
+from rarehub_testing import REPO, free_port_block, wait_for
+
+PASSWORD = "slurm-test-password"
+USERS = ["rarehub-t1", "rarehub-t2", "rarehub-t3", "rarehub-t4"]
+ADMIN_TOKEN = "rarehub-test-admin-token-0123456789abcdef"
+PORT_RANGE = (23000, 23999)
+
+
+def chp() -> str:
+    path = REPO / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
+    if not path.exists():
+        pytest.skip(f"{path} missing: run ./dev test (npm ci --prefix hub) first")
+    return str(path)
+
+
+def start_hub(config: Path, log: Path) -> subprocess.Popen:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [str(Path(sys.prefix) / "bin" / "rarehub-hub"), "start", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_hub(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+class Hub:
+    def __init__(self, base: str, config: Path, log: Path, cluster):
+        self.base, self.config, self.log, self.cluster = base, config, log, cluster
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = start_hub(self.config, self.log)
+        wait_for(
+            lambda: requests.get(f"{self.base}/hub/health", timeout=2).ok,
+            timeout=120,
+            what="hub",
+        )
+
+    def api(self, method: str, path: str, **kw) -> requests.Response:
+        headers = {"Authorization": f"token {ADMIN_TOKEN}"}
+        return requests.request(method, f"{self.base}/hub/api{path}", headers=headers, **kw)
+
+    def login(self, user: str) -> tuple[requests.Session, str]:
+        s = requests.Session()
+        s.get(f"{self.base}/hub/login").raise_for_status()
+        r = s.post(
+            f"{self.base}/hub/login",
+            data={"username": user, "password": PASSWORD, "_xsrf": s.cookies["_xsrf"]},
+            allow_redirects=False,
+        )
+        assert r.status_code == 302, f"login refused: {r.status_code}"
+        return s, s.cookies.get("_xsrf", path="/hub/")
+
+    def server(self, user: str) -> dict:
+        r = self.api("GET", f"/users/{user}")
+        r.raise_for_status()
+        return r.json()["servers"].get("", {})
+
+    def job_id(self, user: str) -> str:
+        return self.server(user).get("state", {}).get("job_id", "")
+
+    def spawn(self, user: str, options: dict | None = None) -> requests.Response:
+        return self.api("POST", f"/users/{user}/server", json=options or {})
+
+    def wait_ready(self, user: str, timeout: float = 90) -> dict:
+        def ready():
+            server = self.server(user)
+            if not server and "Spawn failed" in self.log.read_text():
+                raise AssertionError(self.log.read_text()[-3000:])
+            return server if server.get("ready") else None
+
+        return wait_for(ready, timeout=timeout, what=f"{user}'s server")
+
+
+@pytest.fixture(scope="module")
+def hub(slurm_cluster, tmp_path_factory):
+    proxy = chp()
+    for user in USERS:
+        slurm.ensure_unix_user(user)
+    state = tmp_path_factory.mktemp("slurm-hub")
+    port = free_port_block(3)
+    site = {
+        "deployment": "slurm",
+        "state_dir": str(state / "state"),
+        "env_prefix": sys.prefix,
+        "hub": {"ip": "127.0.0.1", "port": port, "proxy_command": proxy},
+        "auth": {"shared_password": PASSWORD, "allowed_users": USERS},
+        "slurm": {
+            "environment": {"SLURM_CONF": str(slurm_cluster.conf)},
+            # Jobs import rarehub_hub from this checkout (sudo drops PYTHONPATH).
+            "job_environment": {"PYTHONPATH": f"{REPO}:{REPO / 'hub'}"},
+            "port_range": list(PORT_RANGE),
+            "squeue_interval_s": 2,
+            "poll_interval_s": 3,
+            "start_timeout_s": 120,
+            "limits": {
+                "partitions": [slurm_cluster.partition],
+                "cpus": [1, slurm_cluster.cpus],
+                "memory_GiB": [1, 2],
+                "walltime_minutes": [10, 120],
+            },
+            "profiles": [
+                {"name": "small", "display_name": "1 CPU, 1 GiB", "cpus": 1, "memory_GiB": 1},
+                {
+                    "name": "gpu",
+                    "display_name": "GPU group only",
+                    "groups": ["rarehub-no-such-group"],
+                },
+            ],
+        },
+    }
+    config = state / "site.yaml"
+    config.write_text(yaml.safe_dump(site))
+    # The escape hatch: an admin service token for the tests, from jupyterhub_config.d/.
+    extra = state / "state" / "jupyterhub_config.d"
+    extra.mkdir(parents=True)
+    (extra / "50-test-admin.py").write_text(
+        "c.JupyterHub.services.append(\n"
+        f"    {{'name': 'test-admin', 'api_token': {ADMIN_TOKEN!r}}})\n"
+        "c.JupyterHub.load_roles.append(\n"
+        "    {'name': 'test-admin', 'scopes': ['admin:users', 'admin:servers',\n"
+        "     'admin:server_state', 'list:users'], 'services': ['test-admin']})\n"
+    )
+    h = Hub(f"http://127.0.0.1:{port}", config, state / "hub.log", slurm_cluster)
+    h.start()
+    try:
+        yield h
+    finally:
+        for user in USERS:
+            if h.proc and h.proc.poll() is None:
+                h.api("DELETE", f"/users/{user}/server")
+        stop_hub(h.proc)
+        jobs = slurm_cluster.run("squeue", "-h", "-n", "rarehub-jupyter", "-o", "%i").split()
+        slurm_cluster.scancel(*jobs)
+
+
+def listening(port: int) -> list[str]:
+    out = subprocess.run(["ss", "-Hltn"], capture_output=True, text=True, check=True).stdout
+    return [line.split()[3] for line in out.splitlines() if line.split()[3].endswith(f":{port}")]
+
+
+def test_unauthenticated_requests_are_refused(hub):
+    user = USERS[0]
+    api = [
+        ("GET", "/hub/api/users"),
+        ("GET", f"/hub/api/users/{user}"),
+        ("POST", f"/hub/api/users/{user}/server"),
+        ("DELETE", f"/hub/api/users/{user}/server"),
+        ("GET", f"/hub/api/users/{user}/server/progress"),
+        ("GET", "/hub/api/batchspawner"),
+        ("POST", "/hub/api/batchspawner"),
+        ("GET", "/hub/metrics"),
+    ]
+    for method, path in api:
+        r = requests.request(method, hub.base + path, allow_redirects=False, timeout=10)
+        assert r.status_code in (401, 403, 405), f"{method} {path}: {r.status_code}"
+    pages = ["/hub/home", "/hub/spawn", "/hub/admin", "/hub/token", f"/user/{user}/lab"]
+    for path in pages:
+        r = requests.get(hub.base + path, timeout=10)  # follows redirects to the end
+        assert r.url.startswith(f"{hub.base}/hub/login"), f"{path} ended at {r.url}"
+    r = requests.get(hub.base + "/hub/api/users", headers={"Authorization": "token wrong"})
+    assert r.status_code == 403
+
+
+def test_rest_spawn_as_unix_user_on_loopback_then_stop(hub):
+    user = USERS[0]
+    s, xsrf = hub.login(user)
+    r = s.post(
+        f"{hub.base}/hub/api/users/{user}/server",
+        headers={"X-XSRFToken": xsrf},
+        json={"profile": "small", "walltime": "0:30"},
+    )
+    assert r.status_code in (201, 202), r.text
+    hub.wait_ready(user)
+    job = hub.job_id(user)
+    assert job
+    line = hub.cluster.run("squeue", "-h", "-j", job, "-o", "%u %T %C %m %l")
+    assert line.split() == [user, "RUNNING", "1", "1G", "30:00"], line
+
+    # The route goes to 127.0.0.1 and a port from the configured range.
+    m = re.search(rf"Server job {job} of {user} at ([0-9.]+):([0-9]+)", hub.log.read_text())
+    assert m, hub.log.read_text()[-2000:]
+    host, port = m[1], int(m[2])
+    assert host == "127.0.0.1"
+    assert PORT_RANGE[0] <= port <= PORT_RANGE[1]
+    assert listening(port) == [f"127.0.0.1:{port}"]
+
+    r = s.get(f"{hub.base}/user/{user}/lab")  # the OAuth dance sets the server's cookie
+    assert r.status_code == 200
+    assert "JupyterLab" in r.text
+    r = s.get(f"{hub.base}/user/{user}/api/status")
+    assert r.status_code == 200, r.text
+
+    r = s.delete(f"{hub.base}/hub/api/users/{user}/server", headers={"X-XSRFToken": xsrf})
+    assert r.status_code in (202, 204)
+    wait_for(lambda: not hub.server(user), timeout=30, what="server stopped")
+    hub.cluster.wait_state(job, {"GONE", "CANCELLED", "COMPLETED"}, timeout=30)
+
+    # The last choice is remembered: the form preselects it.
+    form = s.get(f"{hub.base}/hub/spawn/{user}").text
+    assert 'name="walltime"' in form
+    assert 'value="0:30"' in form
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"cpus": "1; touch /tmp/pwned"}, "cpus"),
+        ({"partition": "rarehub\n#SBATCH --uid=0"}, "partition"),
+        ({"walltime": "$(reboot)"}, "walltime"),
+        ({"memory_GiB": 10**30}, "memory_GiB"),
+        ({"profile": "gpu"}, "profile"),
+        ({"evil": "x"}, "unknown option"),
+    ],
+)
+def test_hostile_options_refused_before_any_job(hub, options, field):
+    user = USERS[3]
+    before = hub.cluster.run("squeue", "-h", "-u", user, "-o", "%i").split()
+    r = hub.spawn(user, options)
+    assert r.status_code == 400, r.text
+    assert field in r.json()["message"]
+    assert hub.cluster.run("squeue", "-h", "-u", user, "-o", "%i").split() == before == []
+
+
+def test_scancel_from_outside_is_noticed(hub):
+    user = USERS[1]
+    assert hub.spawn(user).status_code in (201, 202)
+    hub.wait_ready(user)
+    job = hub.job_id(user)
+    hub.cluster.scancel(job)
+    wait_for(lambda: not hub.server(user), timeout=30, what="hub noticing the scancel")
+
+
+def test_cancel_a_queued_spawn_shows_reason_then_cancels(hub):
+    user = USERS[2]
+    cluster = hub.cluster
+    blocker = cluster.sbatch(
+        "#!/bin/bash\nsleep 600\n", f"--cpus-per-task={cluster.cpus}", "--mem=100M", "--time=20"
+    )
+    try:
+        cluster.wait_state(blocker, {"RUNNING"}, timeout=30)
+        assert hub.spawn(user).status_code == 202
+        messages = []
+        with hub.api("GET", f"/users/{user}/server/progress", stream=True, timeout=30) as r:
+            for line in r.iter_lines(decode_unicode=True):
+                if line.startswith("data:"):
+                    messages.append(json.loads(line[5:])["message"])
+                    if "pending: Resources" in messages[-1]:
+                        break
+        job = hub.job_id(user)
+        assert cluster.squeue(job) == {job: "PENDING"}
+        r = hub.api("DELETE", f"/users/{user}/server")
+        assert r.status_code in (202, 204), r.text
+        wait_for(lambda: not hub.server(user), timeout=30, what="pending spawn cancelled")
+        assert cluster.wait_state(job, {"GONE", "CANCELLED"}, timeout=30)
+    finally:
+        cluster.scancel(blocker)
+
+
+def test_hub_restart_reattaches_running_server(hub):
+    user = USERS[0]
+    assert hub.spawn(user).status_code in (201, 202)
+    hub.wait_ready(user)
+    job = hub.job_id(user)
+    stop_hub(hub.proc)
+    assert hub.cluster.squeue(job) == {job: "RUNNING"}, "the job must outlive the hub"
+    hub.start()
+    server = hub.wait_ready(user, timeout=30)
+    assert server["state"]["job_id"] == job
+    s, _ = hub.login(user)
+    r = s.get(f"{hub.base}/user/{user}/lab")
+    assert r.status_code == 200
+    assert "JupyterLab" in r.text
+    r = s.get(f"{hub.base}/user/{user}/api/status")
+    assert r.status_code == 200, r.text
+    assert hub.cluster.squeue(job) == {job: "RUNNING"}
