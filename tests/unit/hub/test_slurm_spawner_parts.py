@@ -1,0 +1,146 @@
+"""The Slurm spawner's parts: container prefixes, the batch script, one squeue for all.
+
+The squeue here is a small shell script standing in for Slurm (counting its calls, or failing
+on purpose); the real Slurm is exercised in tests/integration/hub/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import shlex
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from rarehub_hub.slurm_spawner import (
+    JobInfo,
+    RareHubSlurmSpawner,
+    SqueueBatcher,
+    parse_squeue,
+    runtime_prefix,
+)
+
+BINDS = [{"source": "/data"}, {"source": "/scratch", "target": "/work", "readonly": False}]
+
+
+def test_apptainer_prefix_binds_home_and_data_read_only():
+    words = runtime_prefix("apptainer", "/img/rarehub-1.0.sif", BINDS, ["X"], "/home/a")
+    assert words == [
+        "apptainer",
+        "exec",
+        "--bind",
+        "/home/a:/home/a",
+        "--bind",
+        "/data:/data:ro",
+        "--bind",
+        "/scratch:/work",
+        "/img/rarehub-1.0.sif",
+    ]
+
+
+def test_podman_prefix_runs_rootless_read_only_with_env_by_name():
+    words = runtime_prefix("podman", "localhost/rarehub:1.0", BINDS, ["JUPYTERHUB_API_TOKEN"], "/h")
+    assert words[:2] == ["podman", "run"]
+    for flag in ("--userns=keep-id", "--network=host", "--read-only", "--rm"):
+        assert flag in words
+    assert words[words.index("--env") + 1] == "JUPYTERHUB_API_TOKEN"  # value never on argv
+    assert "/data:/data:ro" in words
+    assert words[-1] == "localhost/rarehub:1.0"
+    assert runtime_prefix("none", "", BINDS, [], "/h") == []
+    with pytest.raises(ValueError, match="unknown container runtime 'docker'"):
+        runtime_prefix("docker", "", [], [], "/h")
+
+
+def make_spawner(**traits) -> RareHubSlurmSpawner:
+    user = SimpleNamespace(name=getpass.getuser(), url="/user/x/", base_url="/")
+    return RareHubSlurmSpawner(user=user, **traits)
+
+
+def test_batch_script_is_rendered_from_validated_values_only():
+    sp = make_spawner(
+        port_range=(9000, 9099),
+        job_environment={"PYTHONPATH": "/a b;c"},
+        limits={"partitions": ["jupyter"], "cpus": [1, 4]},
+    )
+    sp.user_options = {"cpus": "3", "walltime": "1:05"}
+    opts = sp.validated_options()
+    script = sp.render_script(opts, ["JUPYTERHUB_API_TOKEN", "PATH"])
+    lines = script.splitlines()
+    assert lines[0] == "#!/bin/bash"
+    assert "#SBATCH --partition=jupyter" in lines
+    assert "#SBATCH --cpus-per-task=3" in lines
+    assert "#SBATCH --time=1:05:00" in lines
+    assert "#SBATCH --mem=2G" in lines
+    assert "#SBATCH --export=JUPYTERHUB_API_TOKEN,PATH" in lines
+    assert "export PYTHONPATH='/a b;c'" in lines
+    command = shlex.split(lines[-1])
+    assert command[1:4] == ["-m", "rarehub_hub.singleuser", "--ip"]
+    assert command[4:7] == ["127.0.0.1", "--port-range", "9000-9099"]
+    assert command[command.index("--") + 1].endswith("/bin/jupyterhub-singleuser")
+
+
+def test_hostile_user_options_stop_before_the_script():
+    from tornado.web import HTTPError
+
+    sp = make_spawner()
+    sp.user_options = {"partition": "rarehub\n#SBATCH --uid=0"}
+    with pytest.raises(HTTPError) as err:
+        sp.validated_options()
+    assert err.value.status_code == 400
+    assert "partition" in err.value.log_message
+
+
+def test_parse_squeue_keeps_state_node_reason():
+    out = "12|RUNNING|vm|None\n13|PENDING||Resources\n\ngarbage\n"
+    assert parse_squeue(out) == {
+        "12": JobInfo("RUNNING", "vm", "None"),
+        "13": JobInfo("PENDING", "", "Resources"),
+    }
+
+
+def fake_squeue(tmp_path: Path, body: str) -> tuple[str, ...]:
+    script = tmp_path / "squeue"
+    script.write_text(f"#!/bin/sh\necho call >> {tmp_path}/calls\n{body}\n")
+    script.chmod(0o755)
+    return (str(script),)
+
+
+def test_one_squeue_answers_two_hundred_concurrent_pollers(tmp_path):
+    jobs = "\n".join(f"{i}|RUNNING|vm|None" for i in range(200))
+    batcher = SqueueBatcher(fake_squeue(tmp_path, f"sleep 0.2\ncat <<'E'\n{jobs}\nE"))
+
+    async def poll_all():
+        snaps = await asyncio.gather(*(batcher.snapshot(5.0) for _ in range(200)))
+        again = await batcher.snapshot(5.0)  # within the interval: reused
+        return snaps, again
+
+    snaps, again = asyncio.run(poll_all())
+    assert batcher.calls == 1
+    assert (tmp_path / "calls").read_text().count("call") == 1
+    assert all(s is snaps[0] for s in snaps)
+    assert again is snaps[0]
+    assert len(snaps[0].jobs) == 200
+
+
+def test_failed_squeue_is_unknown_not_gone(tmp_path):
+    batcher = SqueueBatcher(
+        fake_squeue(tmp_path, "echo 'slurm_load_jobs error: Unable to contact' >&2; exit 1")
+    )
+    snap = asyncio.run(batcher.snapshot(5.0))
+    assert snap.jobs is None
+    assert "Unable to contact" in snap.error
+
+
+def test_a_snapshot_older_than_the_submission_is_not_trusted(tmp_path):
+    batcher = SqueueBatcher(fake_squeue(tmp_path, "echo '1|RUNNING|vm|None'"))
+
+    async def run():
+        first = await batcher.snapshot(60.0)
+        later = await batcher.snapshot(60.0, newer_than=first.started + 1e-6)
+        return first, later
+
+    first, later = asyncio.run(run())
+    assert later is not first
+    assert batcher.calls == 2
