@@ -44,6 +44,10 @@ def test_events_inside_a_recorded_gap_get_nan():
     ev = T0 + np.array([5, 10, 50, 100, 105]) * S
     np.testing.assert_allclose(interpolate(ev, ts, vs, gaps=[gap]), [1.0, 1.0, np.nan, 2.0, 2.0])
     np.testing.assert_allclose(forward_fill(ev, ts, vs, gaps=[gap]), [1.0, 1.0, np.nan, 2.0, 2.0])
+    # unsorted events take another path to the same answer
+    np.testing.assert_allclose(
+        interpolate(ev[::-1], ts, vs, gaps=[gap]), [2.0, 2.0, np.nan, 1.0, 1.0]
+    )
 
 
 def test_forward_fill_respects_max_age():
