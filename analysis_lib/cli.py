@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "analysis_lib.demo.cli",
     "analysis_lib.catalog.cli",
     "analysis_lib.beam.cli",
+    "analysis_lib.apps.cli",
 ]
 
 

@@ -1,0 +1,13 @@
+"""Arguments of an app served as a script by ``panel serve APP.py --args ...`` (private)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def script_args(argv: list[str], description: str) -> argparse.Namespace:
+    """Parse the ``--args`` that ``panel serve`` hands to an app script in ``sys.argv``."""
+    parser = argparse.ArgumentParser(prog="panel serve … --args", description=description)
+    parser.add_argument("--catalog", type=Path, required=True, help="catalog database")
+    return parser.parse_args(argv)

@@ -1,0 +1,103 @@
+"""``rarehub monitor``: serve the Panel apps (event browser, data quality, storage).
+
+Examples
+--------
+    rarehub monitor storage --catalog demo-data/catalog.sqlite --port 5006
+    rarehub monitor dq --catalog demo-data/catalog.sqlite --port 5007 \\
+        --prefix /services/dq-monitor --allow-websocket-origin hub.example.org
+
+The server binds 127.0.0.1 unless ``--address`` says otherwise. The storage monitor also
+answers ``GET <prefix>/metrics`` with Prometheus text.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+APPS = {
+    "events": ("analysis_lib.apps.event_browser", "RareHub events"),
+    "dq": ("analysis_lib.apps.dq_monitor", "RareHub data quality"),
+    "storage": ("analysis_lib.apps.storage_monitor", "RareHub storage"),
+}
+
+
+def run_monitor(args: argparse.Namespace) -> None:
+    import functools
+    import importlib
+
+    import panel as pn
+
+    from .storage import Thresholds
+
+    if not args.catalog.is_file():
+        raise SystemExit(f"rarehub monitor: no catalog database at {args.catalog}")
+    module_name, title = APPS[args.app]
+    module = importlib.import_module(module_name)
+    extra_patterns = []
+    kwargs = {}
+    if args.app == "storage":
+        try:
+            thresholds = Thresholds(
+                warn_used_fraction=args.warn_used,
+                critical_used_fraction=args.critical_used,
+                warn_days_to_full=args.warn_days,
+                critical_days_to_full=args.critical_days,
+                window_days=args.window_days,
+            )
+        except ValueError as e:
+            raise SystemExit(f"rarehub monitor storage: {e}") from None
+        kwargs["thresholds"] = thresholds
+        extra_patterns.append(
+            (
+                r"/metrics",
+                module.MetricsHandler,
+                {"catalog_path": args.catalog.absolute(), "thresholds": thresholds},
+            )
+        )
+    origins = args.allow_websocket_origin or [f"{args.address}:{args.port}"]
+    factory = functools.partial(module.create_app, args.catalog.absolute(), **kwargs)
+    print(
+        f"rarehub monitor {args.app}: http://{args.address}:{args.port}{args.prefix or ''}/",
+        flush=True,
+    )
+    pn.serve(
+        {"/": factory},
+        port=args.port,
+        address=args.address,
+        websocket_origin=origins,
+        show=False,
+        title=title,
+        prefix=args.prefix or "",
+        extra_patterns=extra_patterns,
+        verbose=False,
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "monitor",
+        help="serve a Panel app: event browser, data-quality or storage monitor",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("app", choices=sorted(APPS), help="which app to serve")
+    p.add_argument("--catalog", type=Path, required=True, help="catalog database (SQLite)")
+    p.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=5006, help="port (default 5006)")
+    p.add_argument(
+        "--prefix", default="", help="URL prefix, e.g. a JupyterHub service's /services/NAME"
+    )
+    p.add_argument(
+        "--allow-websocket-origin",
+        action="append",
+        metavar="HOST[:PORT]",
+        help="origins allowed to open the app's websocket (default ADDRESS:PORT); repeatable",
+    )
+    g = p.add_argument_group("storage alerts (storage app only)")
+    g.add_argument("--warn-used", type=float, default=0.80, help="used fraction: warning")
+    g.add_argument("--critical-used", type=float, default=0.95, help="used fraction: critical")
+    g.add_argument("--warn-days", type=float, default=30.0, help="days to full: warning")
+    g.add_argument("--critical-days", type=float, default=7.0, help="days to full: critical")
+    g.add_argument("--window-days", type=int, default=14, help="fill-rate window in days")
+    p.set_defaults(func=run_monitor)
