@@ -75,14 +75,14 @@ class Cut:
 
     def __and__(self, other: Cut) -> Cut:
         return Cut(
-            f"{self.name}&{other.name}",
+            f"{self.name}-and-{other.name}",
             f"({self.expression}) & ({other.expression})",
             f"{self.name} and {other.name}",
         )
 
     def __or__(self, other: Cut) -> Cut:
         return Cut(
-            f"{self.name}|{other.name}".replace("|", "-or-"),
+            f"{self.name}-or-{other.name}",
             f"({self.expression}) | ({other.expression})",
             f"{self.name} or {other.name}",
         )
