@@ -1,0 +1,29 @@
+"""Declarative processing steps with lineage-keyed storage, and their runners."""
+
+from .core import LINEAGE_SCHEMA, Option, Pipeline, PipelineError, RunInput, Step, lineage_hash
+from .pulse_steps import (
+    DEFAULT_STEPS,
+    Features,
+    NoiseEvents,
+    NoisePSD,
+    OFAmplitudes,
+    RawChunk,
+    RawEvents,
+)
+
+__all__ = [
+    "DEFAULT_STEPS",
+    "LINEAGE_SCHEMA",
+    "Features",
+    "NoiseEvents",
+    "NoisePSD",
+    "OFAmplitudes",
+    "Option",
+    "Pipeline",
+    "PipelineError",
+    "RawChunk",
+    "RawEvents",
+    "RunInput",
+    "Step",
+    "lineage_hash",
+]
