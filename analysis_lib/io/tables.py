@@ -176,14 +176,22 @@ def _iter_parquet(path, columns, filter, step_size):
     cols = _check_columns(path, columns, names)
     fcols = _check_columns(path, _filter_columns(filter), names, " (filter)")
     read = list(dict.fromkeys(cols + fcols))
-    row_bytes = 0
+    # in-memory width of a row: fixed-width Arrow types by their bit width, others
+    # (strings, lists) by their uncompressed Parquet size per row
+    row_bytes = 0.0
     meta = pf.metadata
-    if meta.num_rows:
-        for rg in range(min(1, meta.num_row_groups)):
-            g = meta.row_group(rg)
-            for i in range(g.num_columns):
-                if g.column(i).path_in_schema in read:
-                    row_bytes += g.column(i).total_uncompressed_size / max(1, g.num_rows)
+    for name in read:
+        t = pf.schema_arrow.field(name).type
+        try:
+            row_bytes += max(1, t.bit_width // 8)
+        except ValueError:  # not fixed-width
+            if meta.num_row_groups and meta.row_group(0).num_rows:
+                g = meta.row_group(0)
+                for i in range(g.num_columns):
+                    if g.column(i).path_in_schema.split(".")[0] == name:
+                        row_bytes += g.column(i).total_uncompressed_size / g.num_rows
+            else:
+                row_bytes += 8
     step = _rows_per_step(step_size, int(row_bytes) or 8 * len(read))
     for batch in pf.iter_batches(batch_size=step, columns=read):
         yield path, {n: batch.column(n).to_numpy(zero_copy_only=False) for n in read}, cols

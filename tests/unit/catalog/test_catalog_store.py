@@ -232,7 +232,10 @@ RUN = st.tuples(
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25,
+    deadline=None,
+    derandomize=True,  # the same cases every run: no flaky CI
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     runs=st.lists(RUN, min_size=0, max_size=15),

@@ -168,7 +168,7 @@ FIELD = st.tuples(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)  # same cases every run
 @given(
     fields=st.lists(FIELD, min_size=1, max_size=6),
     endian=st.sampled_from(["le", "be"]),
@@ -227,7 +227,7 @@ def test_memmap_reads_what_struct_wrote(
         for i, (vals, (_, _, _, is_array)) in enumerate(zip(rec, fmt_chars, strict=True)):
             got = bf.records[f"f{i}"][r]
             assert (got.tolist() if is_array else [got.item()]) == vals
-    if n_records:
+    if n_records and bf.dtype.itemsize > 1:  # cut into the last record, keep part of it
         cut = int(rng.integers(1, bf.dtype.itemsize))
         path.write_bytes(bytes(blob[:-cut]))
         with pytest.raises(
