@@ -26,8 +26,8 @@ __all__ = ["Features", "NoiseEvents", "NoisePSD", "OFAmplitudes", "RawChunk", "R
 
 @dataclass(frozen=True)
 class RawChunk:
-    """A batch of events of one channel: ``traces`` (n, n_samples) ADC, the per-event
-    ``events`` table (``event``, ``time_ns`` …), the sampling rate and the source file."""
+    """A batch of events: ``traces`` (n, n_samples) ADC of one channel or the channel sum,
+    the per-event ``events`` table (``event``, ``time_ns`` …), sampling rate, source file."""
 
     traces: np.ndarray
     events: pd.DataFrame
@@ -39,12 +39,12 @@ class RawChunk:
 
 
 class RawEvents(Step):
-    """Triggered events of one channel from the run's raw files."""
+    """Triggered events of one channel (or the sum of all) from the run's raw files."""
 
     provides = "raw_events"
     __version__ = "0.1.0"
     is_source = True
-    channel = Option(0, help="channel index in the raw files")
+    channel = Option(-1, help="channel index in the raw files; -1 = sum of all channels")
     batch_events = Option(256, help="events per chunk (memory ≈ batch × samples × 8 B)")
     role = ""  # which file list of the run: "" = its own files
 
@@ -70,7 +70,7 @@ class RawEvents(Step):
         files, _ = self._files(run)
         for path in files:
             with RawFile(path) as raw:
-                if not 0 <= self.channel < len(raw.channels):
+                if not -1 <= self.channel < len(raw.channels):
                     raise PipelineError(
                         f"{path}: channel {self.channel} out of range; the "
                         f"file has channels {raw.channels}"
@@ -80,7 +80,11 @@ class RawEvents(Step):
                 table = raw.event_table()
                 for first, traces in raw.iter_events(self.batch_events):
                     yield RawChunk(
-                        traces=traces[:, self.channel, :],
+                        traces=(
+                            traces.sum(axis=1, dtype=np.int32)
+                            if self.channel == -1
+                            else traces[:, self.channel, :]
+                        ),
                         events=table.iloc[first : first + len(traces)].reset_index(drop=True),
                         fs_Hz=raw.sample_rate_Hz,
                         file=str(path),

@@ -1,0 +1,69 @@
+"""Turn catalog runs into :class:`RunInput`s: raw files, their checksums, companion runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from .core import PipelineError, RunInput
+
+__all__ = ["run_inputs_from_catalog"]
+
+
+def _raw_files(files: pd.DataFrame, run_number: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    sel = files[(files["run_number"] == run_number) & (files["format"] == "hdf5")]
+    return tuple(sel["path"]), tuple(sel["sha256"])
+
+
+def run_inputs_from_catalog(
+    catalog,
+    *,
+    dataset: str,
+    runs: Sequence[int] | None = None,
+    run_types: Sequence[str] | None = None,
+) -> list[RunInput]:
+    """RunInputs for ``dataset``'s runs (all triggered, non-noise runs by default).
+
+    Each run's raw files are its catalogued HDF5 files, with the catalog's sha256. The
+    companion ``"noise"`` run is the latest noise run of the same detector that started
+    before the run (else the earliest noise run after it); a noise run is its own
+    companion. Continuous-stream runs (``metadata.continuous``) are left out unless named.
+
+    Raises
+    ------
+    PipelineError
+        If a named run does not exist or has no raw HDF5 file.
+    """
+    all_runs = catalog.runs(dataset=dataset)
+    if all_runs.empty:
+        raise PipelineError(f"dataset {dataset!r} has no runs in the catalog {catalog.path}")
+    files = catalog.files(dataset=dataset)
+    if runs is not None:
+        missing = sorted(set(runs) - set(all_runs["run_number"]))
+        if missing:
+            raise PipelineError(
+                f"dataset {dataset!r} has no run(s) {missing}; runs are "
+                f"{sorted(all_runs['run_number'])}"
+            )
+        chosen = all_runs[all_runs["run_number"].isin(list(runs))]
+    else:
+        types = run_types or sorted(set(all_runs["run_type"]) - {"noise"})
+        continuous = all_runs["metadata"].map(lambda m: bool(m.get("continuous", False)))
+        chosen = all_runs[all_runs["run_type"].isin(types) & ~continuous]
+    noise_runs = all_runs[all_runs["run_type"] == "noise"]
+    out = []
+    for _, r in chosen.iterrows():
+        paths, sums = _raw_files(files, r["run_number"])
+        if not paths:
+            raise PipelineError(f"run {r['run_number']} of {dataset!r} has no raw HDF5 file")
+        companions = {}
+        cands = noise_runs[noise_runs["detector"] == r["detector"]]
+        if not cands.empty:
+            before = cands[cands["start_utc"] <= r["start_utc"]]
+            pick = before.iloc[-1] if not before.empty else cands.iloc[0]
+            companions["noise"] = _raw_files(files, pick["run_number"])
+        out.append(
+            RunInput(f"{dataset}-run{int(r['run_number']):04d}", paths, sums, companions=companions)
+        )
+    return out
