@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from batchspawner import SlurmSpawner
+from sqlalchemy.orm import object_session
 from tornado import web
 from traitlets import (
     Any,
@@ -324,6 +325,15 @@ class RareHubSlurmSpawner(SlurmSpawner):
 
         return [grp.getgrgid(g).gr_name for g in os.getgrouplist(pw.pw_name, pw.pw_gid)]
 
+    @default("apply_user_options")
+    def _default_apply(self):
+        # The options are validated (and applied) in start(); this only checks early, so a bad
+        # REST request is refused with HTTP 400 before anything else happens.
+        def check(spawner, user_options):
+            spawner.validated_options()
+
+        return check
+
     @default("options_form")
     def _default_form(self):
         def form(spawner):
@@ -473,7 +483,9 @@ class RareHubSlurmSpawner(SlurmSpawner):
         self.progress_message = f"Slurm job {self.job_id} submitted"
         if self.orm_spawner is not None:  # a hub restart now finds (and can cancel) the job
             self.orm_spawner.state = self.get_state()
-            self.db.commit()
+            session = object_session(self.orm_spawner)
+            if session is not None:
+                session.commit()
 
         info = None
         while True:

@@ -247,14 +247,25 @@ def _pid(path: Path) -> int | None:
         return None
 
 
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs. The daemons are reparented to PID 1, which may never reap
+    them (containers, VMs without an init), so a zombie counts as gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _stop(pid: int | None, timeout: float = 10) -> None:
-    if pid is None:
+    if pid is None or not _alive(pid):
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            os.kill(pid, 0)
+            if not _alive(pid):
+                return
             time.sleep(0.1)
         os.kill(pid, signal.SIGKILL)
 

@@ -1,0 +1,236 @@
+"""Hub on Slurm: spawn latency against bare sbatch, and squeue calls with 200 jobs — in one run.
+
+    sudo /opt/rarehub/venv/bin/python benchmarks/bench_hub_spawn.py [--repeats 3]
+
+Starts the same one-node Slurm the tests use (tests/support/slurm.py) and measures:
+
+1. ``sbatch → RUNNING`` for a bare job (the scheduler's own latency);
+2. ``sbatch → HTTP answer`` of a bare ``jupyter server`` job on 127.0.0.1 (what any server
+   job costs, without the hub);
+3. hub spawn, ``POST /users/{name}/server → ready`` through RareHubSlurmSpawner.
+
+Target (issue "Hub"): (3) ≤ 1.5 × (1) + 2 s. The script prints (3) against both baselines.
+
+4. 200 real Slurm jobs named like the hub's servers and 200 simulated spawners polling every
+   interval with jitter through :class:`SqueueBatcher`: squeue calls per interval (target 1),
+   and the CPU the polling cost, against one ``squeue -j`` per spawner (batchspawner's way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "tests" / "support"), str(REPO / "hub")]
+
+import slurm  # noqa: E402
+
+from rarehub_hub.slurm_spawner import SQUEUE_FORMAT, SqueueBatcher  # noqa: E402
+from rarehub_testing import free_port_block, wait_for  # noqa: E402
+
+USER = "rarehub-bench"
+TOKEN = "rarehub-bench-admin-token-0123456789"
+
+
+def bare_running(cluster, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        job = cluster.sbatch("#!/bin/bash\nsleep 120\n", "--mem=64M", "--time=5", user=USER)
+        while cluster.squeue(job).get(job) != "RUNNING":
+            time.sleep(0.05)
+        times.append(time.perf_counter() - t0)
+        cluster.scancel(job)
+        cluster.wait_state(job, {"GONE", "CANCELLED", "COMPLETED"})
+    return times
+
+
+def bare_server(cluster, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        port = free_port_block(1)
+        script = (
+            "#!/bin/bash\n"
+            f"exec {sys.prefix}/bin/jupyter server --ip=127.0.0.1 --port={port} "
+            "--no-browser --IdentityProvider.token=''\n"
+        )
+        t0 = time.perf_counter()
+        job = cluster.sbatch(script, "--mem=1G", "--time=5", user=USER)
+        wait_for(
+            lambda p=port: requests.get(f"http://127.0.0.1:{p}/api", timeout=1).ok,
+            timeout=120,
+            what="bare jupyter server",
+            every=0.05,
+        )
+        times.append(time.perf_counter() - t0)
+        cluster.scancel(job)
+        cluster.wait_state(job, {"GONE", "CANCELLED", "COMPLETED"})
+    return times
+
+
+def hub_spawns(cluster, repeats: int, work: Path) -> list[float]:
+    port = free_port_block(3)
+    proxy = REPO / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
+    site = {
+        "deployment": "slurm",
+        "state_dir": str(work / "state"),
+        "env_prefix": sys.prefix,
+        "hub": {"ip": "127.0.0.1", "port": port, "proxy_command": str(proxy)},
+        "auth": {"shared_password": "bench-password", "allowed_users": [USER]},
+        "slurm": {
+            "environment": {"SLURM_CONF": str(cluster.conf)},
+            "job_environment": {"PYTHONPATH": f"{REPO}:{REPO / 'hub'}"},
+            "limits": {"partitions": [cluster.partition], "memory_GiB": [1, 2]},
+            "profiles": [{"name": "small", "display_name": "small", "memory_GiB": 1}],
+        },
+    }
+    (work / "site.yaml").write_text(yaml.safe_dump(site))
+    extra = work / "state" / "jupyterhub_config.d"
+    extra.mkdir(parents=True)
+    (extra / "bench.py").write_text(
+        f"c.JupyterHub.services.append({{'name': 'bench', 'api_token': {TOKEN!r}}})\n"
+        "c.JupyterHub.load_roles.append({'name': 'bench', 'services': ['bench'],"
+        " 'scopes': ['admin:users', 'admin:servers']})\n"
+    )
+    log = (work / "hub.log").open("wb")
+    hub = subprocess.Popen(
+        [f"{sys.prefix}/bin/rarehub-hub", "start", "--config", str(work / "site.yaml")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}/hub/api"
+    headers = {"Authorization": f"token {TOKEN}"}
+    times = []
+    try:
+        wait_for(lambda: requests.get(f"{base}/", timeout=1).ok, timeout=120, what="hub")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            r = requests.post(f"{base}/users/{USER}/server", headers=headers, json={})
+            assert r.status_code in (201, 202), r.text
+
+            def ready():
+                u = requests.get(f"{base}/users/{USER}", headers=headers).json()
+                return u["servers"].get("", {}).get("ready")
+
+            wait_for(ready, timeout=120, what="hub spawn", every=0.05)
+            times.append(time.perf_counter() - t0)
+            requests.delete(f"{base}/users/{USER}/server", headers=headers)
+            wait_for(
+                lambda: not requests.get(f"{base}/users/{USER}", headers=headers).json()["servers"],
+                timeout=60,
+                what="stop",
+            )
+    finally:
+        os.killpg(hub.pid, signal.SIGTERM)
+        hub.wait(timeout=60)
+    return times
+
+
+def polling(cluster, n_jobs: int, interval_s: float, intervals: int) -> dict[str, float]:
+    jobs = [
+        cluster.sbatch("#!/bin/bash\nsleep 600\n", "--job-name=rarehub-jupyter", "--mem=1M")
+        for _ in range(n_jobs)
+    ]
+    try:
+        batcher = SqueueBatcher(
+            ("squeue", "-h", "-t", "all", "-n", "rarehub-jupyter", "-o", SQUEUE_FORMAT),
+            cluster.env,
+        )
+        seen: dict[str, str] = {}
+
+        async def spawner(job: str):
+            # Each spawner polls every interval, with JupyterHub's default 10 % jitter.
+            await asyncio.sleep(random.uniform(0, interval_s))
+            end = time.monotonic() + interval_s * intervals
+            while time.monotonic() < end:
+                snap = await batcher.snapshot(interval_s)
+                if snap.jobs is not None and job in snap.jobs:
+                    seen[job] = snap.jobs[job].state
+                await asyncio.sleep(interval_s * random.uniform(0.9, 1.1))
+
+        cpu0 = time.process_time()
+        kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        asyncio.run(asyncio.wait_for(asyncio.gather(*(spawner(j) for j in jobs)), 600))
+        wall = time.perf_counter() - t0
+        kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        batched_cpu = (time.process_time() - cpu0) + (
+            kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime
+        )
+        assert len(seen) == n_jobs, f"only {len(seen)} of {n_jobs} jobs seen"
+
+        # batchspawner's way: one `squeue -j ID` per spawner per interval.
+        kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t1 = time.perf_counter()
+        for job in jobs:
+            subprocess.run(
+                ["squeue", "-h", "-j", job, "-o", "%T %B"], env=cluster.env, capture_output=True
+            )
+        per_user_wall = time.perf_counter() - t1
+        kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        per_user_cpu = kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime
+    finally:
+        cluster.scancel(*jobs)
+    return {
+        "squeue_calls": batcher.calls,
+        "intervals": wall / interval_s,
+        "calls_per_interval": batcher.calls / (wall / interval_s),
+        "batched_cpu_s_per_interval": batched_cpu / (wall / interval_s),
+        "per_user_calls_per_interval": n_jobs,
+        "per_user_cpu_s_per_interval": per_user_cpu,
+        "per_user_wall_s_per_interval": per_user_wall,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--interval", type=float, default=2.0, help="poll interval, s")
+    args = parser.parse_args()
+    why = slurm.missing_requirements()
+    if why:
+        raise SystemExit(f"cannot run: {why}")
+    slurm.ensure_unix_user(USER)
+    with slurm.start_slurm_cluster() as cluster, tempfile.TemporaryDirectory() as tmp:
+        running = bare_running(cluster, args.repeats)
+        server = bare_server(cluster, args.repeats)
+        spawn = hub_spawns(cluster, args.repeats, Path(tmp))
+        poll = polling(cluster, args.jobs, args.interval, intervals=3)
+    med = statistics.median
+    r, b, s = med(running), med(server), med(spawn)
+    print(f"bare sbatch → RUNNING          median {r:6.2f} s  {[round(x, 2) for x in running]}")
+    print(f"bare sbatch → server answers   median {b:6.2f} s  {[round(x, 2) for x in server]}")
+    print(f"hub spawn request → ready      median {s:6.2f} s  {[round(x, 2) for x in spawn]}")
+    print(f"target 1.5 × RUNNING + 2 s  =         {1.5 * r + 2:6.2f} s  -> met: {s <= 1.5 * r + 2}")
+    print(f"spawn / bare server job       ratio   {s / b:6.2f}")
+    print(
+        f"{args.jobs} jobs, {args.jobs} pollers, {poll['intervals']:.1f} intervals of "
+        f"{args.interval} s: squeue calls {poll['squeue_calls']} "
+        f"= {poll['calls_per_interval']:.2f} per interval (batchspawner: "
+        f"{poll['per_user_calls_per_interval']} per interval)"
+    )
+    print(
+        f"CPU per interval: batched {poll['batched_cpu_s_per_interval']:.3f} s; "
+        f"one squeue per spawner {poll['per_user_cpu_s_per_interval']:.3f} s "
+        f"(wall {poll['per_user_wall_s_per_interval']:.2f} s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
