@@ -271,12 +271,16 @@ class RawFile:
     def stream_samples(self) -> int:
         return self._h5["stream"].shape[1] if "stream" in self._h5 else 0
 
-    def event(self, i: int) -> np.ndarray:
-        """Traces of event ``i``: int array of shape (n_channels, n_samples)."""
+    def event(self, i: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Traces of event ``i``: int array of shape (n_channels, n_samples).
+
+        ``start``/``stop`` select a sample window, so a window of a seconds-long trace
+        reads (and decompresses) only the chunks it overlaps.
+        """
         n = self.n_events
         if not -n <= i < n:
             raise RawFormatError(f"{self.path}: event {i} out of range (file holds {n} events)")
-        return self._need("traces")[i]
+        return self._need("traces")[i, :, start:stop]
 
     def events(self, indices: Sequence[int] | slice | None = None) -> np.ndarray:
         """Traces of several events (sorted index list or slice), shape (k, n_ch, n_samples)."""

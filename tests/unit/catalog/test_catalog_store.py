@@ -3,6 +3,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 
 import pandas as pd
 import pytest
@@ -272,3 +273,31 @@ def test_query_matches_a_plain_filter_of_what_was_added(tmp_path_factory, runs, 
     }
     assert set(got["run_number"]) == want
     assert json.dumps(sorted(want))  # the query result is a plain list of ints
+
+
+CONCURRENT_WRITER = textwrap.dedent(
+    """
+    import sys
+    from analysis_lib.catalog import Catalog
+    cat = Catalog.open(sys.argv[1])
+    base = int(sys.argv[2])
+    for n in range(base, base + 20):
+        cat.add_run("d", n, run_type="physics")
+    """
+)
+
+
+def test_concurrent_writers_in_separate_processes_all_land(tmp_path):
+    db = tmp_path / "catalog.sqlite"
+    with Catalog.open(db) as c:
+        c.add_dataset("d")
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CONCURRENT_WRITER, str(db), str(base)])
+        for base in (0, 1000, 2000)
+    ]
+    with Catalog.open(db) as reader:
+        while any(p.poll() is None for p in procs):
+            assert reader.integrity_check() == "ok"  # readers are never blocked or torn
+            time.sleep(0.05)
+        assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
+        assert len(reader.runs()) == 60

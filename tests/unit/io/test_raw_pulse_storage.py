@@ -76,3 +76,20 @@ def test_writer_failure_leaves_no_file_and_bad_inputs_are_named(tmp_path):
         RawFile(other)
     with pytest.raises(RawFormatError, match="no such file"):
         RawFile(tmp_path / "absent.h5")
+
+
+def test_seconds_long_traces_read_by_window(tmp_path):
+    """7.5 M samples per trace (12 s at 625 kHz): a window reads only its chunks."""
+    n = 7_500_000
+    rng = np.random.default_rng(2)
+    trace = adc_noise(rng, (1, 1, n), sigma=3)
+    trace[0, 0, 5_000_000:5_000_100] += 500
+    path = tmp_path / "long.h5"
+    with RawWriter(path, sample_rate_Hz=625e3, channels=["A"], n_samples=n) as w:
+        w.append_events(trace, time_ns=0)
+    with RawFile(path) as raw:
+        window = raw.event(0, 4_999_900, 5_000_200)
+        assert window.shape == (1, 300)
+        assert window[0, 100:200].min() > 2000 + 400
+        with h5py.File(path) as f:
+            assert f["traces"].chunks[2] < n, "long traces are split into several chunks"
