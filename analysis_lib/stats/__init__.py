@@ -1,0 +1,21 @@
+"""Statistics for rare-event searches: Poisson limits, Yellin's methods, fits, exposure.
+
+- :mod:`.poisson` — classical and Feldman–Cousins limits;
+- :mod:`.yellin` — maximum gap and optimum interval;
+- :mod:`.beam_fit` — binned beam-on/beam-off likelihood with nuisance parameters (iminuit);
+- :mod:`.exposure` — kg·day and POT bookkeeping;
+- :mod:`.exclusion` — cross-section limits versus WIMP mass.
+"""
+
+from .exposure import Exposure, total_exposure
+from .poisson import classical_upper_limit, feldman_cousins_interval
+from .yellin import max_gap_c0, max_gap_upper_limit
+
+__all__ = [
+    "Exposure",
+    "classical_upper_limit",
+    "feldman_cousins_interval",
+    "max_gap_c0",
+    "max_gap_upper_limit",
+    "total_exposure",
+]
