@@ -167,7 +167,7 @@ def run_catalog(args: argparse.Namespace) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from .store import QUALITIES, RUN_TYPES
+    from .constants import QUALITIES, RUN_TYPES
 
     p = sub.add_parser(
         "catalog",

@@ -32,8 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-RUN_TYPES = ("physics", "calibration", "noise", "beam-off", "simulation")
-QUALITIES = ("good", "bad", "unknown")
+from .constants import QUALITIES, RUN_TYPES
+
 FORMATS_BY_SUFFIX = {
     ".parquet": "parquet",
     ".pq": "parquet",
