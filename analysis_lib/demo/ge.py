@@ -29,6 +29,7 @@ triggered runs again in a binary DAQ format described by ``ge_daq.ksy`` (read wi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,19 +168,30 @@ def draw_energies(
     return e[order], src[order]
 
 
-def simulate_events(
-    energies_keV: np.ndarray, n_samples: int, rng: np.random.Generator, p: dict = GE_PARAMETERS
+def event_amplitudes(
+    energies_keV: np.ndarray, rng: np.random.Generator, p: dict = GE_PARAMETERS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Int16 traces ``(n, 4, n_samples)`` for the given energies (0 → noise only),
-    and the per-channel amplitudes (ADC) injected."""
+    """Per-channel pulse amplitudes (ADC, shape (n, 4)) and trigger jitters (samples)."""
     n = len(energies_keV)
     share = rng.dirichlet([p["channel_share_concentration"]] * len(CHANNELS), size=n)
     amps = energies_keV[:, None] * p["gain_ADC_per_keV"] * share
     jitter = rng.integers(-p["trigger_jitter_samples"], p["trigger_jitter_samples"] + 1, n)
+    return amps, jitter
+
+
+def iter_event_traces(
+    amps: np.ndarray,
+    jitter: np.ndarray,
+    n_samples: int,
+    rng: np.random.Generator,
+    *,
+    batch: int = 256,
+    p: dict = GE_PARAMETERS,
+) -> Iterator[np.ndarray]:
+    """Int16 traces ``(k, 4, n_samples)`` in batches of ``batch`` events (bounded memory)."""
     psd = np.broadcast_to(noise_psd(n_samples, p), (len(CHANNELS), n_samples // 2 + 1))
-    traces = np.empty((n, len(CHANNELS), n_samples), np.int16)
-    for s in range(0, n, 256):  # bounded memory
-        sl = slice(s, min(n, s + 256))
+    for s in range(0, len(amps), batch):
+        sl = slice(s, min(len(amps), s + batch))
         tr = simulate_traces(
             amps[sl],
             n_samples=n_samples,
@@ -191,8 +203,7 @@ def simulate_events(
             baseline=p["baseline_ADC"],
             rng=rng,
         )
-        traces[sl] = np.clip(np.rint(tr), -32768, 32767).astype(np.int16)
-    return traces, amps
+        yield np.clip(np.rint(tr), -32768, 32767).astype(np.int16)
 
 
 def write_ge_demo(
@@ -233,7 +244,7 @@ def write_ge_demo(
             energies, src = np.zeros(n), np.full(n, "noise", dtype=object)
         else:
             energies, src = draw_energies(n, rng, calibration=calib)
-        traces, amps = simulate_events(energies, cfg.n_samples, rng)
+        amps, jitter = event_amplitudes(energies, rng)
         # event times: random triggers (noise) or a Poisson process (pulses), 5 Hz mean
         times_ns = run_start.value + np.cumsum(rng.exponential(0.2e9, n)).astype(np.int64)
         trig = (
@@ -243,15 +254,6 @@ def write_ge_demo(
         )
         name = f"run{run:04d}_{kind}"
         raw = out / "raw" / f"{name}.h5"
-        with RawWriter(
-            raw,
-            sample_rate_Hz=fs,
-            channels=CHANNELS,
-            n_samples=cfg.n_samples,
-            attrs={**attrs, "run_number": run, "run_type": kind},
-            event_fields={"trigger_channel": "i2"},
-        ) as w:
-            w.append_events(traces, time_ns=times_ns, trigger_channel=trig)
         header = {
             "header": {
                 "version": 1,
@@ -262,12 +264,32 @@ def write_ge_demo(
                 "run_start_ns": run_start.value,
             }
         }
-        recs = np.zeros(n, fmt.record_dtype(header))
-        recs["trigger_channel"] = np.where(trig < 0, 255, trig)
-        recs["event"] = np.arange(n)
-        recs["time_ns"] = times_ns
-        recs["samples"] = traces.reshape(n, -1)
-        daq = write_records(out / "daq" / f"{name}.bin", fmt, header, recs)
+        rdt = fmt.record_dtype(header)
+        with RawWriter(
+            raw,
+            sample_rate_Hz=fs,
+            channels=CHANNELS,
+            n_samples=cfg.n_samples,
+            attrs={**attrs, "run_number": run, "run_type": kind},
+            event_fields={"trigger_channel": "i2"},
+        ) as w:
+
+            def records(w=w, amps=amps, jitter=jitter, trig=trig, times_ns=times_ns, rdt=rdt):
+                """Each batch goes to the raw file and, as DAQ records, to the binary file."""
+                s = 0
+                for traces in iter_event_traces(amps, jitter, cfg.n_samples, rng):
+                    k = len(traces)
+                    sl = slice(s, s + k)
+                    w.append_events(traces, time_ns=times_ns[sl], trigger_channel=trig[sl])
+                    recs = np.zeros(k, rdt)
+                    recs["trigger_channel"] = np.where(trig[sl] < 0, 255, trig[sl])
+                    recs["event"] = np.arange(s, s + k)
+                    recs["time_ns"] = times_ns[sl]
+                    recs["samples"] = traces.reshape(k, -1)
+                    s += k
+                    yield recs
+
+            daq = write_records(out / "daq" / f"{name}.bin", fmt, header, records())
         truth = write_parquet(
             pd.DataFrame(
                 {
