@@ -23,7 +23,6 @@ APPS = {
 
 
 def run_monitor(args: argparse.Namespace) -> None:
-    import functools
     import importlib
 
     import panel as pn
@@ -56,7 +55,11 @@ def run_monitor(args: argparse.Namespace) -> None:
             )
         )
     origins = args.allow_websocket_origin or [f"{args.address}:{args.port}"]
-    factory = functools.partial(module.create_app, args.catalog.absolute(), **kwargs)
+    catalog = args.catalog.absolute()
+
+    def factory():  # a plain function: Panel calls it once per browser session
+        return module.create_app(catalog, **kwargs)
+
     print(
         f"rarehub monitor {args.app}: http://{args.address}:{args.port}{args.prefix or ''}/",
         flush=True,
