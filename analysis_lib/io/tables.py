@@ -241,7 +241,7 @@ def _h5_table(path, h5, key):
             return (
                 bool(ds)
                 and len({d.shape[0] if d.ndim else -1 for d in ds}) == 1
-                and all(d.ndim >= 1 for d in ds)
+                and all(d.ndim >= 1 and d.dtype.names is None for d in ds)
             )
         return False
 

@@ -106,3 +106,13 @@ def test_parquet_writer_is_atomic(tmp_path):
         for i in range(3):
             w.write({"x": np.arange(5) + 5 * i})
     assert pq.read_table(target)["x"].to_pylist() == list(range(15))
+
+
+def test_pytables_multidimensional_fields_become_array_cells():
+    t = read_table(H5 / "non-chunked-table.h5")  # a group holding one compound table
+    assert list(t.columns) == ["a", "b", "c", "d"]
+    assert t["c"][0].tolist() == [2.0, 3.0]
+    assert t["d"][0] == "d"
+    big = read_table(H5 / "smpl_compound_chunked.h5", columns=["c_name", "d_name"], library="np")
+    assert big["d_name"].shape == (6, 5, 10), "a (5, 10) field keeps its shape per row"
+    assert big["d_name"].dtype.byteorder in "=<|", "big-endian data is returned native"
