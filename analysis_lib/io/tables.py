@@ -72,6 +72,10 @@ def _format_of(path: Path, format: str | None) -> str:
 def _expand(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
+    elif isinstance(paths, pd.DataFrame):  # e.g. Catalog.files(...): use its path column
+        if "path" not in paths.columns:
+            raise ReadError(f"a table of files needs a 'path' column, has {list(paths.columns)}")
+        paths = list(paths["path"])
     out: list[Path] = []
     for p in paths:
         s = str(p)
@@ -373,7 +377,7 @@ def _ak_to_object(a) -> np.ndarray:
 
 # ------------------------------------------------------------------ public API
 def iterate(
-    paths: str | os.PathLike | Iterable[str | os.PathLike],
+    paths: str | os.PathLike | Iterable[str | os.PathLike] | pd.DataFrame,
     *,
     columns: Sequence[str] | None = None,
     filter: Filter = None,
@@ -387,7 +391,8 @@ def iterate(
     Parameters
     ----------
     paths
-        A file, a glob pattern, or a list of them (e.g. ``catalog.files(...)["path"]``).
+        A file, a glob pattern, a list of them, or a table of files with a ``path`` column
+        (e.g. ``catalog.files(run_type="physics", format="parquet")``).
     columns
         Columns to return (default all). Unknown names raise :class:`ReadError`.
     filter

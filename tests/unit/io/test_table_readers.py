@@ -116,3 +116,17 @@ def test_pytables_multidimensional_fields_become_array_cells():
     big = read_table(H5 / "smpl_compound_chunked.h5", columns=["c_name", "d_name"], library="np")
     assert big["d_name"].shape == (6, 5, 10), "a (5, 10) field keeps its shape per row"
     assert big["d_name"].dtype.byteorder in "=<|", "big-endian data is returned native"
+
+
+def test_iterate_over_the_files_a_catalog_query_returns(tmp_path):
+    from analysis_lib.catalog import Catalog
+
+    with Catalog.open(tmp_path / "catalog.sqlite") as cat:
+        cat.add_dataset("d")
+        for run in (1, 2, 3):
+            cat.add_run("d", run, run_type="physics", quality="bad" if run == 2 else "good")
+            path = write_parquet({"x": np.full(10, run)}, tmp_path / f"run{run}.parquet")
+            cat.add_file(path, dataset="d", run=run)
+        good = cat.files(quality="good", format="parquet")
+    x = np.concatenate([c["x"] for c in iterate(good, columns=["x"])])
+    assert sorted(set(x)) == [1, 3]
