@@ -71,10 +71,18 @@ class Archiver:
     flush_interval_s : float
         Seconds between flushes of the in-memory buffers to disk (default 1.0). At most
         this much data is lost (and recorded as a gap) if the process is killed.
+    compact_every : int
+        Merge each PV's small files every this many flushes (default 60; 0: never), so
+        a PV gets a handful of files per day instead of one per flush.
     """
 
     def __init__(
-        self, archive: BeamArchive, pvs: list[str], *, flush_interval_s: float = 1.0
+        self,
+        archive: BeamArchive,
+        pvs: list[str],
+        *,
+        flush_interval_s: float = 1.0,
+        compact_every: int = 60,
     ) -> None:
         if not pvs:
             raise ValueError("no PVs given: name at least one process variable to archive")
@@ -86,6 +94,7 @@ class Archiver:
         self.archive = archive
         self.pv_names = list(pvs)
         self.flush_interval_s = float(flush_interval_s)
+        self.compact_every = int(compact_every)
         self.stats = ArchiverStats()
         self._lock = threading.Lock()
         self._state: dict[str, _PVState] = {}
@@ -175,6 +184,9 @@ class Archiver:
         self.stats.written += written
         self.stats.gaps += len(gaps)
         self.stats.flushes += 1
+        if self.compact_every and self.stats.flushes % self.compact_every == 0:
+            for name in self.pv_names:
+                self.archive.compact(name)
         self.stats.flush_seconds += time.perf_counter() - t0
         return written
 
