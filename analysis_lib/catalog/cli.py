@@ -1,4 +1,4 @@
-"""``rarehub catalog``: scan, add, list, query, show and verify a catalog.
+"""``rarehub catalog``: scan, add, flag, list, query, show and verify a catalog.
 
 Examples
 --------
@@ -46,9 +46,27 @@ def _scan(args) -> None:
         print(f"added {len(added)} file(s), {int(added['size_bytes'].sum())} bytes")
 
 
+def _provenance(args) -> dict:
+    """Simulation provenance options → add_dataset keywords."""
+    import yaml
+
+    out = {}
+    if args.generator:
+        out["generator"] = args.generator
+        out["generator_version"] = args.generator_version
+        if args.generator_config:
+            try:
+                out["generator_config"] = yaml.safe_load(args.generator_config.read_text())
+            except (OSError, yaml.YAMLError) as e:
+                from .store import CatalogError
+
+                raise CatalogError(f"--generator-config {args.generator_config}: {e}") from None
+    return out
+
+
 def _add(args) -> None:
     with _open(args, create=True) as cat, cat.transaction():
-        cat.add_dataset(args.dataset, detector=args.detector)
+        cat.add_dataset(args.dataset, detector=args.detector, **_provenance(args))
         if (
             args.run is not None
             and cat.runs(dataset=args.dataset).query("run_number == @args.run").empty
@@ -57,6 +75,12 @@ def _add(args) -> None:
         for f in args.files:
             cat.add_file(f, dataset=args.dataset, run=args.run, format=args.format)
     print(f"added {len(args.files)} file(s) to {args.dataset}")
+
+
+def _flag(args) -> None:
+    with _open(args) as cat:
+        cat.set_quality(args.dataset, args.run, args.quality, args.flag)
+    print(f"run {args.run} of {args.dataset}: quality {args.quality}, flags {args.flag}")
 
 
 def _list(args) -> None:
@@ -171,7 +195,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "catalog",
-        help="the data catalog: scan, add, list, query, show, verify",
+        help="the data catalog: scan, add, flag, list, query, show, verify",
         description="Datasets, runs and files with checksums, run types and data quality.",
     )
     p.add_argument(
@@ -198,7 +222,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--run", type=int, help="run number (created if new)")
     a.add_argument("--run-type", default="physics", choices=RUN_TYPES)
     a.add_argument("--format", help="file format (default: from the suffix)")
+    a.add_argument("--generator", help="simulated data: the generator (e.g. Geant4, NEST)")
+    a.add_argument("--generator-version", help="simulated data: the generator's version")
+    a.add_argument(
+        "--generator-config",
+        type=Path,
+        help="simulated data: the generator's configuration (YAML/JSON file)",
+    )
     a.set_defaults(action=_add)
+
+    f = cmds.add_parser("flag", help="set a run's data quality and flags")
+    f.add_argument("--dataset", required=True)
+    f.add_argument("--run", type=int, required=True)
+    f.add_argument("--quality", required=True, choices=QUALITIES)
+    f.add_argument("--flag", action="append", default=[], help="a DQ flag (repeatable)")
+    f.set_defaults(action=_flag)
 
     l_ = cmds.add_parser("list", help="list datasets, runs, files or growth")
     l_.add_argument("what", choices=["datasets", "runs", "files", "growth"])

@@ -65,3 +65,51 @@ def test_add_then_errors_are_one_line_messages(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["catalog", "--db", str(tmp_path / "absent.sqlite"), "list", "runs"])
     assert "no catalog at" in capsys.readouterr().err
+
+
+def test_simulated_files_record_their_generator_and_runs_get_flagged(tmp_path, capsys):
+    db = str(tmp_path / "catalog.sqlite")
+    f = tmp_path / "sim_run0001.root"
+    f.write_bytes(b"root")
+    cfg = tmp_path / "g4.yaml"
+    cfg.write_text("physics_list: Shielding\nn_events: 100000\n")
+    run(
+        capsys,
+        "catalog",
+        "--db",
+        db,
+        "add",
+        str(f),
+        "--dataset",
+        "csi-g4",
+        "--run",
+        "1",
+        "--run-type",
+        "simulation",
+        "--generator",
+        "Geant4",
+        "--generator-version",
+        "11.2",
+        "--generator-config",
+        str(cfg),
+    )
+    out = run(capsys, "catalog", "--db", db, "show", "csi-g4")
+    assert '"generator": "Geant4"' in out
+    assert '"physics_list": "Shielding"' in out
+    run(
+        capsys,
+        "catalog",
+        "--db",
+        db,
+        "flag",
+        "--dataset",
+        "csi-g4",
+        "--run",
+        "1",
+        "--quality",
+        "bad",
+        "--flag",
+        "wrong-geometry",
+    )
+    assert "(none)" in run(capsys, "catalog", "--db", db, "query", "--quality", "good")
+    assert "csi-g4" in run(capsys, "catalog", "--db", db, "query", "--quality", "bad")
