@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 
-def _open(args, create: bool = False):
+def _open(args, create: bool = False, readonly: bool = False):
     from .store import Catalog
 
-    return Catalog.open(args.db, create=create)
+    return Catalog.open(args.db, create=create, readonly=readonly)
 
 
 def _print(df, columns=None) -> None:
@@ -84,7 +84,7 @@ def _flag(args) -> None:
 
 
 def _list(args) -> None:
-    with _open(args) as cat:
+    with _open(args, readonly=True) as cat:
         if args.what == "datasets":
             _print(
                 cat.datasets(),
@@ -124,7 +124,7 @@ def _list(args) -> None:
 def _query(args) -> None:
     from .runlists import write_runlist
 
-    with _open(args) as cat:
+    with _open(args, readonly=True) as cat:
         runs = cat.runs(
             dataset=args.dataset,
             detector=args.detector,
@@ -154,7 +154,7 @@ def _query(args) -> None:
 
 
 def _show(args) -> None:
-    with _open(args) as cat:
+    with _open(args, readonly=True) as cat:
         target = args.target
         if Path(target).exists():
             record = cat.file(target)

@@ -173,34 +173,67 @@ class Catalog:
         self._conn = conn
         self._lock = threading.RLock()
         self._depth = 0
+        self.readonly = False
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, path: str | os.PathLike, *, create: bool = True, timeout_s: float = 30.0):
-        """Open (and with ``create=True`` create) the catalog database at ``path``."""
+    def open(
+        cls,
+        path: str | os.PathLike,
+        *,
+        create: bool = True,
+        readonly: bool = False,
+        timeout_s: float = 30.0,
+    ):
+        """Open (and with ``create=True`` create) the catalog database at ``path``.
+
+        ``readonly=True`` opens an existing catalog for queries only (e.g. on a shared,
+        read-only data volume); any write then raises :class:`CatalogError`.
+        """
         path = Path(path).absolute()
         if not path.exists():
-            if not create:
+            if not create or readonly:
                 raise CatalogError(f"no catalog at {path} (create it with create=True)")
             path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            path, timeout=timeout_s, isolation_level=None, check_same_thread=False
-        )
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
+            if readonly:
+                conn = sqlite3.connect(
+                    f"{path.as_uri()}?mode=ro",
+                    uri=True,
+                    timeout=timeout_s,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            else:
+                conn = sqlite3.connect(
+                    path, timeout=timeout_s, isolation_level=None, check_same_thread=False
+                )
+        except sqlite3.Error as e:
+            raise CatalogError(f"cannot open the catalog {path}: {e}") from None
+        try:
             conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
-            conn.executescript(
-                "BEGIN IMMEDIATE;"
-                + _SCHEMA
-                + f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
-                + "COMMIT;"
-            )
+            if readonly:
+                version = conn.execute(
+                    "SELECT value FROM meta WHERE key = 'schema_version'"
+                ).fetchone()
+                if version is None:
+                    raise sqlite3.DatabaseError("no schema version")
+            else:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+                conn.executescript(
+                    "BEGIN IMMEDIATE;"
+                    + _SCHEMA
+                    + f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
+                    + "COMMIT;"
+                )
         except sqlite3.DatabaseError as e:
             conn.close()
             raise CatalogError(f"{path} is not a usable catalog database: {e}") from None
-        return cls(path, conn)
+        cat = cls(path, conn)
+        cat.readonly = readonly
+        return cat
 
     def close(self) -> None:
         """Close the database connection."""
@@ -229,6 +262,8 @@ class Catalog:
                 finally:
                     self._depth -= 1
                 return
+            if self.readonly:
+                raise CatalogError(f"the catalog {self.path} is open read-only")
             self._conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
             try:

@@ -301,3 +301,16 @@ def test_concurrent_writers_in_separate_processes_all_land(tmp_path):
             time.sleep(0.05)
         assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
         assert len(reader.runs()) == 60
+
+
+def test_readonly_catalog_answers_queries_and_refuses_writes(tmp_path):
+    db = tmp_path / "catalog.sqlite"
+    with Catalog.open(db) as c:
+        c.add_dataset("d")
+        c.add_run("d", 1, run_type="physics")
+    with Catalog.open(db, readonly=True) as ro:
+        assert ro.runs()["run_number"].tolist() == [1]
+        with pytest.raises(CatalogError, match="open read-only"):
+            ro.add_run("d", 2, run_type="physics")
+    with pytest.raises(CatalogError, match="no catalog at"):
+        Catalog.open(tmp_path / "absent.sqlite", readonly=True)
