@@ -28,9 +28,10 @@ Same lineage → the stored result is reused; any changed option → a new key.
 Kinds of steps
 --------------
 * *source* (``is_source = True``): yields chunks of raw data for a run (not stored);
-* *per-chunk* (default): ``compute(**inputs) -> DataFrame`` with one row per event of the
+* *per-chunk* (default): ``compute(**inputs)`` returns the chunk's table — a dict of
+  equal-length 1-D NumPy arrays (cheapest) or a DataFrame — with one row per event of the
   chunk; stored chunk by chunk (one Parquet row group per chunk), so memory is bounded by
-  one chunk whatever the run size;
+  one chunk whatever the run size. Per-chunk inputs reach later steps as dicts of arrays;
 * *per-run* (``per_run = True``): ``accumulate(**inputs)`` per chunk, then
   ``finish() -> DataFrame`` (e.g. a noise PSD); available whole to later steps.
 """
@@ -47,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -492,7 +494,8 @@ class Pipeline:
                     if st.is_source:
                         continue
                     if n in stored_readers:
-                        values[n] = stored_readers[n].read_row_group(i).to_pandas()
+                        rg = stored_readers[n].read_row_group(i)
+                        values[n] = {c: rg.column(c).to_numpy() for c in rg.column_names}
                         continue
                     inputs = {
                         d: values[d]
@@ -503,15 +506,15 @@ class Pipeline:
                     if st.per_run:
                         st.accumulate(**inputs)
                         continue
-                    out = st.compute(**inputs)
+                    out = _as_columns(st.compute(**inputs), n)
                     n_rows = _chunk_len(chunk)
-                    if len(out) != n_rows:
+                    if _table_len(out) != n_rows:
                         raise PipelineError(
-                            f"step {n!r} returned {len(out)} rows for a chunk of {n_rows} "
+                            f"step {n!r} returned {_table_len(out)} rows for a chunk of {n_rows} "
                             f"events: per-chunk steps give one row per event"
                         )
-                    writers[n].write(out)
-                    chunk_rows[n].append(len(out))
+                    writers[n].write(_arrow_table(out))
+                    chunk_rows[n].append(n_rows)
                     values[n] = out
                 if progress is not None:
                     progress(_chunk_len(chunk))
@@ -555,3 +558,34 @@ class Pipeline:
 
 def _chunk_len(chunk: Any) -> int:
     return len(chunk)
+
+
+def _as_columns(out: Any, name: str) -> dict[str, np.ndarray]:
+    """A step's chunk table as a dict of 1-D arrays of equal length."""
+    if isinstance(out, pd.DataFrame):
+        return {str(c): out[c].to_numpy() for c in out.columns}
+    if isinstance(out, Mapping):
+        cols = {str(k): np.asarray(v) for k, v in out.items()}
+        lengths = {k: v.shape for k, v in cols.items()}
+        if (
+            not cols
+            or any(v.ndim != 1 for v in cols.values())
+            or len({v.shape[0] for v in cols.values()}) != 1
+        ):
+            raise PipelineError(
+                f"step {name!r} must return 1-D columns of one length; got shapes {lengths}"
+            )
+        return cols
+    raise PipelineError(
+        f"step {name!r} returned {type(out).__name__}; return a dict of arrays or a DataFrame"
+    )
+
+
+def _table_len(cols: Mapping[str, np.ndarray]) -> int:
+    return len(next(iter(cols.values())))
+
+
+def _arrow_table(cols: Mapping[str, np.ndarray]):
+    import pyarrow as pa
+
+    return pa.table({k: pa.array(v) for k, v in cols.items()})

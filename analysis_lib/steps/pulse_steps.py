@@ -30,7 +30,7 @@ class RawChunk:
     the per-event ``events`` table (``event``, ``time_ns`` …), sampling rate, source file."""
 
     traces: np.ndarray
-    events: pd.DataFrame
+    events: dict[str, np.ndarray]
     fs_Hz: float
     file: str
 
@@ -77,7 +77,8 @@ class RawEvents(Step):
                     )
                 if raw.n_events == 0:
                     continue
-                table = raw.event_table()
+                ev = raw.event_table()
+                table = {c: ev[c].to_numpy() for c in ("event", "time_ns")}
                 for first, traces in raw.iter_events(self.batch_events):
                     yield RawChunk(
                         traces=(
@@ -85,7 +86,7 @@ class RawEvents(Step):
                             if self.channel == -1
                             else traces[:, self.channel, :]
                         ),
-                        events=table.iloc[first : first + len(traces)].reset_index(drop=True),
+                        events={k: v[first : first + len(traces)] for k, v in table.items()},
                         fs_Hz=raw.sample_rate_Hz,
                         file=str(path),
                     )
@@ -185,17 +186,17 @@ class OFAmplitudes(Step):
             self._cache_key = key
         return self._of
 
-    def compute(self, raw_events: RawChunk, noise_psd: pd.DataFrame) -> pd.DataFrame:
+    def compute(self, raw_events: RawChunk, noise_psd: pd.DataFrame) -> dict[str, np.ndarray]:
         of = self._filter(raw_events.traces.shape[1], raw_events.fs_Hz, noise_psd)
         w = round(self.window_us * 1e-6 * raw_events.fs_Hz)
         res = of.fit(
             raw_events.traces, window_samples=(-w, w), lowfreq_cutoff_Hz=self.lowfreq_cutoff_Hz
         )
-        out = pd.DataFrame({"event": raw_events.events["event"].to_numpy()})
-        for k, v in res.as_columns("of").items():
-            out[k] = v
-        out["of_sigma"] = of.sigma
-        return out
+        return {
+            "event": raw_events.events["event"],
+            **res.as_columns("of"),
+            "of_sigma": np.full(len(raw_events), of.sigma),
+        }
 
 
 class Features(Step):
@@ -206,19 +207,18 @@ class Features(Step):
     __version__ = "0.1.0"
     pretrigger_fraction = Option(0.5, help="pulse onset as a fraction of the trace length")
 
-    def compute(self, raw_events: RawChunk) -> pd.DataFrame:
+    def compute(self, raw_events: RawChunk) -> dict[str, np.ndarray]:
         n = raw_events.traces.shape[1]
         feats = compute_features(
             raw_events.traces,
             fs_Hz=raw_events.fs_Hz,
             pretrigger_samples=int(self.pretrigger_fraction * n),
         )
-        out = pd.DataFrame({"event": raw_events.events["event"].to_numpy()})
-        if "time_ns" in raw_events.events:
-            out["time_ns"] = raw_events.events["time_ns"].to_numpy()
-        for k, v in feats.items():
-            out[k] = v
-        return out
+        return {
+            "event": raw_events.events["event"],
+            "time_ns": raw_events.events["time_ns"],
+            **feats,
+        }
 
 
 DEFAULT_STEPS = (RawEvents, NoiseEvents, NoisePSD, OFAmplitudes, Features)
