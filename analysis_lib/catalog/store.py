@@ -41,6 +41,8 @@ FORMATS_BY_SUFFIX = {
     ".hdf5": "hdf5",
     ".root": "root",
     ".csv": "csv",
+    ".arrow": "arrow",
+    ".feather": "arrow",
     ".bin": "binary",
     ".dat": "binary",
     ".ksy": "format-description",

@@ -80,15 +80,16 @@ def test_unknown_columns_missing_files_and_bad_filters(tmp_path):
         read_table(junk, library="xx")
 
 
-def test_parquet_and_csv_round_trip_with_filters_and_byte_steps(tmp_path):
+def test_parquet_arrow_and_csv_agree_with_filters_and_byte_steps(tmp_path):
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"energy_keV": rng.exponential(5, 10_000), "ch": rng.integers(0, 4, 10_000)})
     write_parquet(df, tmp_path / "a.parquet", metadata={"lineage": "abc123"})
     df.to_csv(tmp_path / "a.csv", index=False)
+    df.to_feather(tmp_path / "a.feather")
     assert pq.read_schema(tmp_path / "a.parquet").metadata[b"lineage"] == b"abc123"
     want = df[(df.energy_keV > 2) & df.ch.isin([1, 2])].reset_index(drop=True)
     flt = [("energy_keV", ">", 2), ("ch", "in", [1, 2])]
-    for name in ("a.parquet", "a.csv"):
+    for name in ("a.parquet", "a.csv", "a.feather"):
         chunks = list(iterate(tmp_path / name, filter=flt, step_size="32 kB", library="pd"))
         assert len(chunks) > 3
         got = pd.concat(chunks, ignore_index=True)
