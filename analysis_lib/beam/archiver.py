@@ -39,13 +39,15 @@ EPICS_TO_UNIX_S = 631_152_000  # 1990-01-01 minus 1970-01-01, seconds (EPICS epo
 
 @dataclass
 class ArchiverStats:
-    """Counters since start: updates received, rows written, duplicates dropped, gaps."""
+    """Counters since start: updates received, rows written, duplicates dropped, gaps,
+    flushes and their total time (s), and updates whose value was not a number."""
 
     received: int = 0
     written: int = 0
     duplicates: int = 0
     gaps: int = 0
     flushes: int = 0
+    unconvertible: int = 0
     flush_seconds: float = 0.0
 
 
@@ -132,8 +134,15 @@ class Archiver:
         t_ns = (int(stamp.secondsSinceEpoch) + EPICS_TO_UNIX_S) * 1_000_000_000 + int(
             stamp.nanoSeconds
         )
-        value = float(response.data[0])
         name = sub.pv.name
+        try:
+            value = float(response.data[0])  # scalar PVs; arrays: their first element
+        except (TypeError, ValueError, IndexError):
+            with self._lock:
+                self.stats.unconvertible += 1
+            if self.stats.unconvertible == 1:
+                log.error("PV %s: value %r is not a number; not archived", name, response.data)
+            return
         with self._lock:
             if self._closing:
                 return
