@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis_lib.beam.archive import NS_PER_DAY, BeamArchive, to_time_ns
 
@@ -133,3 +135,36 @@ def test_to_time_ns_accepts_common_time_types():
     assert to_time_ns(pd.Timestamp("1970-01-01T00:00:02Z")) == 2_000_000_000
     with pytest.raises(TypeError, match="expected"):
         to_time_ns([1])
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    batches=st.lists(
+        st.tuples(
+            st.lists(st.integers(0, 500), min_size=0, max_size=30),
+            st.booleans(),  # restart (a new BeamArchive on the same folder) before the batch
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_forward_only_appends_across_restarts_match_a_simple_model(tmp_path_factory, batches):
+    root = tmp_path_factory.mktemp("arch")
+    arch = BeamArchive(root)
+    model: dict[int, float] = {}
+    last = None
+    for k, (times, restart) in enumerate(batches):
+        if restart:
+            arch = BeamArchive(root)
+        t = np.array(times, dtype=np.int64) + T0
+        v = np.full(t.size, float(k))
+        arch.append("P", t, v)
+        # model: sort, keep the first of repeated times, drop anything at or before `last`
+        for ti in sorted(set(t.tolist())):
+            if last is None or ti > last:
+                model[ti] = float(k)
+        if model:
+            last = max(model)
+    df = BeamArchive(root).query("P")
+    assert df["time_ns"].tolist() == sorted(model)
+    assert df["value"].tolist() == [model[t] for t in sorted(model)]

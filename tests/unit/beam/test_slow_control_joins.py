@@ -60,7 +60,7 @@ def test_forward_fill_respects_max_age():
     )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(
     samples=st.lists(st.integers(0, 10**6), min_size=1, max_size=40, unique=True),
     events=st.lists(st.integers(-10, 10**6 + 10), min_size=1, max_size=40),
