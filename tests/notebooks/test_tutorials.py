@@ -95,3 +95,29 @@ def test_first_plot_histograms_every_beam_off_event_of_the_catalogued_run(
     assert 0 < res["n_in_range"] <= res["n_beam_off"]
     # 14.57 kg of CsI × one 12 µs beam-off window for each of the tiny demo's 200 000 spills
     assert res["exposure_kg_day"] == pytest.approx(14.57 * 200_000 * 12e-6 / 86400, rel=1e-9)
+
+
+def test_pulses_and_noise_measures_the_baseline_resolution_the_noise_model_predicts(
+    demo_data, results_store, tmp_path
+):
+    from analysis_lib.demo.ge import GE_PARAMETERS, noise_psd
+    from analysis_lib.pulses.optimal_filter import OptimalFilter
+    from analysis_lib.pulses.simulate import pulse_template
+
+    nb, res = run_notebook("02-pulses-and-noise", demo_data, results_store, tmp_path)
+    assert_clean_and_plotted(nb)
+    # truth: the OF resolution of the channel sum for the generator's own noise model
+    # (four independent channels → 4× the one-channel PSD), in eV
+    n, fs = res["n_samples"], res["fs_Hz"]
+    true_psd = 4 * noise_psd(n)
+    true_psd[0] = 1.0  # DC: not used under AC coupling, must only be positive
+    template = pulse_template(n, fs_Hz=fs, rise_s=20e-6, fall_s=500e-6)
+    true_sigma_eV = (
+        OptimalFilter(template, true_psd, fs_Hz=fs).sigma / GE_PARAMETERS["gain_ADC_per_keV"] * 1e3
+    )
+    # the PSD estimated from 64 noise traces predicts the truth to a few per cent
+    assert res["sigma_expected_eV"] == pytest.approx(true_sigma_eV, rel=0.1)
+    # and pulse-free traces scatter by that much (statistical error of a std of 128 values)
+    assert res["n_baseline_traces"] == 128
+    pull = (res["sigma_measured_eV"] - true_sigma_eV) / res["sigma_measured_err_eV"]
+    assert abs(pull) < 3, pull
