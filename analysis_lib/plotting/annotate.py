@@ -68,18 +68,27 @@ def annotate(
     holoviews object
         ``obj`` itself (options are set in place), for chaining.
     """
-    record = {TAG_KEY: _as_lineage(lineage), "caption": str(caption)}
     if isinstance(obj, _CONTAINERS):
         for leaf in obj:
-            annotate(leaf, lineage=record[TAG_KEY], caption=caption)
+            annotate(leaf, lineage=lineage, caption=caption)
         if title is not None:
             obj.opts(title=title)
         return obj
-    opts: dict[str, Any] = {"backend_opts": {"plot.tags": [record]}}
+    opts = annotation_options(lineage, caption)
     if title is not None:
         opts["title"] = title
     obj.opts(**opts, backend="bokeh")
     return obj
+
+
+def annotation_options(lineage: Any = None, caption: str = "") -> dict[str, Any]:
+    """The Bokeh options :func:`annotate` sets, to merge into one's own ``.opts()`` call.
+
+    For figures redrawn many times (DynamicMap callbacks), one ``.opts()`` per frame
+    instead of two.
+    """
+    record = {TAG_KEY: _as_lineage(lineage), "caption": str(caption)}
+    return {"backend_opts": {"plot.tags": [record]}}
 
 
 def lineage_of(obj: hv.core.Dimensioned) -> dict[str, Any]:

@@ -55,7 +55,8 @@ def discrimination_vs_energy(
     Returns
     -------
     holoviews.DynamicMap
-        ``rasterize`` DynamicMap of ``Image`` counts (kdims ``energy``, ``discriminator``).
+        DynamicMap (driven by a ``RangeXY`` stream) of ``Image`` counts per pixel, vdim
+        ``count`` (kdims ``energy``, ``discriminator``).
     """
     if caption is None:
         caption = f"{discriminator} versus energy of {len(events)} events (counts per pixel)."

@@ -53,8 +53,8 @@ def energy_vs_time(
     Returns
     -------
     holoviews.DynamicMap
-        A ``rasterize`` DynamicMap yielding ``Image`` elements of counts
-        (kdims ``time``, ``energy``).
+        DynamicMap (driven by a ``RangeXY`` stream) yielding ``Image`` elements of counts
+        per pixel, vdim ``count`` (kdims ``time``, ``energy``).
     """
     if caption is None:
         caption = f"Energy versus time of {len(events)} events (counts per pixel)."

@@ -9,7 +9,7 @@ import numpy as np
 from holoviews.streams import RangeX
 from numpy.typing import ArrayLike
 
-from .annotate import annotate
+from .annotate import annotation_options
 from .decimate import minmax_decimate
 
 
@@ -66,23 +66,24 @@ def long_trace(
     vdim = hv.Dimension(value_dim, unit=value_unit)
     full_range = (t0_s, t0_s + duration_s)
 
-    def draw(x_range: tuple[float, float] | None) -> hv.Curve:
-        window = full_range if x_range is None or None in x_range else x_range
-        t, v = minmax_decimate(
-            y, sample_rate_Hz=sample_rate_Hz, t0_s=t0_s, n_bins=n_bins, x_range_s=window
-        )
-        return hv.Curve((t, v), kdims=[kdim], vdims=[vdim], label=label)
-
-    stream = RangeX(x_range=None)
-    dmap = hv.DynamicMap(draw, streams=[stream])
-    # Keep the full extent zoomable-out to, and the y axis following the visible data.
-    dmap.opts(
-        {"Curve": dict(xlim=full_range, framewise=True, tools=["xwheel_zoom"], **kwds)},
-        backend="bokeh",
-    )
     if caption is None:
         caption = (
             f"{label}: {y.size} samples at {sample_rate_Hz:g} Hz ({duration_s:g} s), "
             f"drawn as min/max of {n_bins} bins of the visible window."
         )
-    return annotate(dmap, lineage=lineage, caption=caption)
+    # Keep the full extent zoomable-out to, and the y axis following the visible data.
+    curve_opts = dict(xlim=full_range, framewise=True, tools=["xwheel_zoom"], **kwds)
+    curve_opts.update(annotation_options(lineage, caption))
+
+    def draw(x_range: tuple[float, float] | None) -> hv.Curve:
+        window = full_range if x_range is None or None in x_range else x_range
+        t, v = minmax_decimate(
+            y, sample_rate_Hz=sample_rate_Hz, t0_s=t0_s, n_bins=n_bins, x_range_s=window
+        )
+        # A dict of arrays skips building a DataFrame per redraw; options and lineage go
+        # on each frame (a DynamicMap's own .opts() adds a wrapper operation per redraw).
+        data = {kdim.name: t, vdim.name: v}
+        curve = hv.Curve(data, kdims=[kdim], vdims=[vdim], label=label, datatype=["dictionary"])
+        return curve.opts(backend="bokeh", **curve_opts)
+
+    return hv.DynamicMap(draw, streams=[RangeX(x_range=None)])
