@@ -62,10 +62,10 @@ def _check_manifest(bundle: Path, report: VerifyReport) -> dict:
     if not manifest_path.is_file():
         report.problems.append(Problem("missing", MANIFEST, "the bundle has no manifest"))
         return {}
-    recorded = digest_path.read_text().split()[0] if digest_path.is_file() else None
+    recorded = digest_path.read_bytes() if digest_path.is_file() else None
     if recorded is None:
         report.problems.append(Problem("missing", MANIFEST_DIGEST, "no manifest digest"))
-    elif recorded != sha256_file(manifest_path):
+    elif recorded != f"{sha256_file(manifest_path)}  {MANIFEST}\n".encode():
         report.problems.append(
             Problem(
                 "manifest",

@@ -135,21 +135,22 @@ def test_verify_reruns_the_pipeline_and_notebook_and_agrees(bundle):
     assert report.checked_files >= 10
 
 
-def flip_byte(path: Path) -> None:
+def flip_byte(path: Path, where: float = 0.5) -> None:
     data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
+    data[min(int(len(data) * where), len(data) - 1)] ^= 0x01
     path.write_bytes(bytes(data))
 
 
 def test_flipping_one_byte_anywhere_is_named(bundle, tmp_path):
     files = sorted(str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file())
     for rel in files:
-        copy = tmp_path / rel.replace("/", "_")
-        shutil.copytree(bundle, copy)
-        flip_byte(copy / rel)
-        report = verify(copy, rerun=False, notebooks=False)
-        assert not report.ok, rel
-        assert any(rel in name for name in report.names()), (rel, report.names())
+        for where in (0.0, 0.5, 1.0):  # first, middle and last byte
+            copy = tmp_path / f"{rel.replace('/', '_')}-{where}"
+            shutil.copytree(bundle, copy)
+            flip_byte(copy / rel, where)
+            report = verify(copy, rerun=False, notebooks=False)
+            assert not report.ok, (rel, where)
+            assert any(rel in name for name in report.names()), (rel, where, report.names())
 
 
 def test_a_changed_input_shows_up_as_different_numbers_by_column(bundle, tmp_path):
