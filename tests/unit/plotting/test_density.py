@@ -53,3 +53,24 @@ def test_discrimination_plane_respects_ranges(events):
 def test_missing_column_is_named(events):
     with pytest.raises(KeyError, match="energy_PE"):
         energy_vs_time(events, energy="energy_PE")
+
+
+def test_zoom_reaggregates_only_the_visible_window(events):
+    dmap = energy_vs_time(events, width=40, height=30)
+    dmap[()]
+    rangexy = dmap.streams[0]
+    rangexy.event(x_range=(0.0, 1800.0), y_range=(0.0, 5.0))
+    image = dmap[()]
+    inside = events[(events.time_s <= 1800.0) & (events.energy_keV <= 5.0)]
+    assert np.nansum(image.dimension_values(2)) == pytest.approx(len(inside), abs=5)
+    assert image.bounds.lbrt() == pytest.approx((0.0, 0.0, 1800.0, 5.0))
+
+
+def test_finite_range_ignores_nan_and_single_values_get_a_width():
+    from analysis_lib.plotting._density import finite_range
+
+    assert finite_range(np.array([np.nan, 3.0, -1.0, np.nan])) == (-1.0, 3.0)
+    with pytest.raises(ValueError, match="no finite values"):
+        finite_range(np.array([np.nan]))
+    image = energy_vs_time(pd.DataFrame({"time_s": [5.0, 5.0], "energy_keV": [1.0, 2.0]}))[()]
+    assert image.bounds.lbrt()[::2] == (4.5, 5.5)
