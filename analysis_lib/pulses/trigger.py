@@ -27,7 +27,7 @@ import scipy.fft as sfft
 
 from .optimal_filter import OptimalFilter
 
-__all__ = ["TriggerBatch", "find_triggers"]
+__all__ = ["TriggerBatch", "find_triggers", "raw_stream_chunks"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,23 @@ class TriggerBatch:
     onset_sample: np.ndarray
     filter_amplitude: np.ndarray
     traces: np.ndarray
+
+
+def raw_stream_chunks(
+    raw, *, channel: int = -1, block_samples: int = 1 << 18
+) -> Iterator[np.ndarray]:
+    """Consecutive 1-D sample blocks of a raw file's continuous stream (an open
+    :class:`analysis_lib.io.raw.RawFile`), one channel or (``-1``) the sum of all channels,
+    as float64 — the input :func:`find_triggers` expects. One block in memory at a time."""
+    n_ch = len(raw.channels)
+    if not -1 <= channel < n_ch:
+        raise ValueError(f"{raw.path}: channel {channel} out of range (channels {raw.channels})")
+    for _, block in raw.stream_blocks(block_samples):
+        yield (
+            block.sum(axis=0, dtype=np.float64)
+            if channel == -1
+            else block[channel].astype(np.float64)
+        )
 
 
 def _rechunk(chunks: Iterable[np.ndarray], step: int, overlap: int) -> Iterator[np.ndarray]:

@@ -96,3 +96,33 @@ def test_bad_arguments_are_refused(of):
     two = OptimalFilter(np.stack([pulse_template(N)] * 2), np.stack([psd] * 2), fs_Hz=FS)
     with pytest.raises(ValueError, match="single-channel"):
         next(find_triggers([np.zeros(10 * N)], two, pretrigger_samples=PRE))
+
+
+def test_triggers_on_a_raw_file_stream(of, tmp_path):
+    from analysis_lib.io.raw import RawFile, RawWriter
+    from analysis_lib.pulses.trigger import raw_stream_chunks
+
+    flt, psd = of
+    onsets = np.array([20_000.0, 150_000.0, 400_000.0])
+    amps = np.array([40.0, 80.0, 25.0]) * flt.sigma
+    path = tmp_path / "stream.h5"
+    with RawWriter(path, sample_rate_Hz=FS, channels=["A", "B"], stream_chunk=1 << 15) as w:
+        for block in simulate_stream(
+            500_000,
+            pulse_samples=onsets,
+            amplitudes=amps,
+            psd=psd,
+            n_samples_psd=N,
+            fall_s=FALL,
+            rng=5,
+            chunk_samples=65_536,
+        ):
+            adc = np.rint(block + 1000).astype(np.int16)
+            w.append_stream(np.stack([adc, np.zeros_like(adc)]))  # pulses in channel A only
+    with RawFile(path) as raw:
+        chunks = raw_stream_chunks(raw, channel=-1, block_samples=50_000)
+        batches = list(find_triggers(chunks, flt, threshold_sigma=8.0, pretrigger_samples=PRE))
+    found = np.concatenate([b.onset_sample for b in batches])
+    np.testing.assert_allclose(found, onsets, atol=3)
+    amp = np.concatenate([b.filter_amplitude for b in batches])
+    np.testing.assert_allclose(amp, amps, atol=5 * flt.sigma)
