@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import holoviews as hv
+import hvplot.pandas  # noqa: F401  (the .hvplot accessor on DataFrames)
 import pandas as pd
 import panel as pn
 import tornado.web
@@ -35,13 +36,19 @@ class MetricsHandler(tornado.web.RequestHandler):
 
 
 def usage_plot(usage: pd.DataFrame, catalog: str) -> hv.Bars:
-    """Catalogued GiB per dataset, stacked by volume."""
+    """Catalogued GiB per dataset, stacked by volume (an hvplot bar chart of the table)."""
     data = usage.assign(size_GiB=usage["size_bytes"] / GiB)
-    bars = hv.Bars(
-        data,
-        kdims=["dataset", "volume"],
-        vdims=[hv.Dimension("size_GiB", label="Catalogued size", unit="GiB"), "n_files"],
-    ).opts(stacked=True, tools=["hover"], responsive=True, height=280, xrotation=20)
+    bars = data.hvplot.bar(
+        x="dataset",
+        y="size_GiB",
+        by="volume",
+        stacked=True,
+        hover_cols=["n_files"],
+        ylabel="Catalogued size (GiB)",
+        responsive=True,
+        height=280,
+        rot=20,
+    )
     return annotate(
         bars,
         lineage={"data": catalog},
@@ -50,26 +57,25 @@ def usage_plot(usage: pd.DataFrame, catalog: str) -> hv.Bars:
     )
 
 
-def growth_plot(growth: pd.DataFrame, dataset: str, catalog: str) -> hv.Overlay:
-    """Cumulative catalogued GiB per volume over time (one dataset or all)."""
+def growth_plot(growth: pd.DataFrame, dataset: str, catalog: str) -> hv.NdOverlay:
+    """Cumulative catalogued GiB per volume over time (one dataset or all), as steps."""
     g = growth if dataset == ALL else growth[growth["dataset"] == dataset]
     daily = g.groupby(["volume", "day"], as_index=False)["bytes_added"].sum()
-    curves = []
-    for volume, part in daily.groupby("volume"):
-        part = part.sort_values("day")
-        x = part["day"].dt.tz_localize(None)
-        y = part["bytes_added"].cumsum() / GiB
-        curves.append(
-            hv.Curve(
-                (x, y),
-                kdims=[hv.Dimension("day", label="Day (UTC)")],
-                vdims=[hv.Dimension("cumulative_GiB", label="Catalogued", unit="GiB")],
-                label=str(volume),
-            ).opts(interpolation="steps-post", tools=["hover"])
-        )
-    overlay = hv.Overlay(curves).opts(responsive=True, height=280, legend_position="top_left")
+    daily = daily.sort_values(["volume", "day"], ignore_index=True)
+    daily["day"] = daily["day"].dt.tz_localize(None)  # Bokeh datetime axes are naive UTC
+    daily["cumulative_GiB"] = daily.groupby("volume")["bytes_added"].cumsum() / GiB
+    steps = daily.hvplot.step(
+        x="day",
+        y="cumulative_GiB",
+        by="volume",
+        where="post",
+        xlabel="Day (UTC)",
+        ylabel="Catalogued (GiB)",
+        responsive=True,
+        height=280,
+    )
     return annotate(
-        overlay,
+        steps,
         lineage={"data": catalog, "dataset": dataset},
         caption=f"Cumulative catalogued data of {dataset} per volume.",
         title=f"Growth — {dataset}",

@@ -17,6 +17,7 @@ def test_app_shows_volumes_and_filters_growth(sample_catalog):
     parts["dataset"].value = "sample"
     growth = parts["growth"].object
     assert hv.Store.lookup_options("bokeh", growth, "plot").kwargs["title"] == "Growth — sample"
+    assert isinstance(growth, hv.NdOverlay)
     curve = growth.values()[0]
     total_GiB = parts["volumes"].object["catalog_GiB"].sum()
     assert curve.dimension_values("cumulative_GiB")[-1] == pytest.approx(total_GiB, abs=1e-3)
