@@ -5,6 +5,15 @@
 - :mod:`.archiver` subscribes to PVs over Channel Access and writes the archive.
 """
 
-from .archive import BeamArchive, Gap, to_time_ns
+from __future__ import annotations
 
 __all__ = ["BeamArchive", "Gap", "to_time_ns"]
+
+
+def __getattr__(name: str):
+    # Lazy: ``python -m analysis_lib.beam.sim_ioc`` must not pay for pandas/pyarrow imports.
+    if name in __all__:
+        from . import archive
+
+        return getattr(archive, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

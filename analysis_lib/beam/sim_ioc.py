@@ -60,7 +60,10 @@ async def _serve(prefix: str, n_extra: int, rate_Hz: float, trip_every_s: float,
             values = [power, pot_per_pulse(power, rate_Hz), pulse, *rng.normal(size=n_extra)]
             pulse += 1
             for name, value in zip(names, values, strict=True):
-                await pvdb[name].write(float(value), timestamp=now)
+                # values are ours and valid: skip caproto's limit checks (≈ 25 % of a write)
+                await pvdb[name].write(
+                    float(value), timestamp=now, verify_value=False, update_fields=False
+                )
             next_t += period
             await asyncio.sleep(max(0.0, next_t - time.monotonic()))
 
