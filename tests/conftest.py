@@ -19,6 +19,7 @@ FOLDER_MARKERS = {
     "images": "image",
     "browser": "browser",
     "notebooks": "notebook",
+    "docs": "docs",
 }
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
