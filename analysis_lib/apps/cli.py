@@ -7,7 +7,14 @@ Examples
         --prefix /services/dq-monitor --allow-websocket-origin hub.example.org
 
 The server binds 127.0.0.1 unless ``--address`` says otherwise. The storage monitor also
-answers ``GET <prefix>/metrics`` with Prometheus text.
+answers ``GET <prefix>/metrics`` with Prometheus text (not behind the login: bind it to
+loopback and let Prometheus scrape it there).
+
+Login: ``--auth-module FILE`` names a Bokeh auth module (a Python file defining
+``get_user(request_handler)`` and ``login_url`` or ``get_login_url``, optionally a
+``LoginHandler``; see Bokeh's "Authentication" docs). Run as a JupyterHub service, the hub
+side supplies one that checks the hub's OAuth cookie, so the apps are refused without a hub
+login; analysis_lib itself knows nothing of the hub.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ def run_monitor(args: argparse.Namespace) -> None:
     module = importlib.import_module(module_name)
     extra_patterns = []
     kwargs = {}
+    extra = {}
     if args.app == "storage":
         try:
             thresholds = Thresholds(
@@ -54,6 +62,12 @@ def run_monitor(args: argparse.Namespace) -> None:
                 {"catalog_path": args.catalog.absolute(), "thresholds": thresholds},
             )
         )
+    if args.auth_module is not None:
+        if not args.auth_module.is_file():
+            raise SystemExit(f"rarehub monitor: no auth module at {args.auth_module}")
+        from bokeh.server.auth_provider import AuthModule
+
+        extra["auth_provider"] = AuthModule(str(args.auth_module))
     origins = args.allow_websocket_origin or [f"{args.address}:{args.port}"]
     catalog = args.catalog.absolute()
 
@@ -74,6 +88,7 @@ def run_monitor(args: argparse.Namespace) -> None:
         prefix=args.prefix or "",
         extra_patterns=extra_patterns,
         verbose=False,
+        **extra,
     )
 
 
@@ -96,6 +111,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         metavar="HOST[:PORT]",
         help="origins allowed to open the app's websocket (default ADDRESS:PORT); repeatable",
+    )
+    p.add_argument(
+        "--auth-module",
+        type=Path,
+        metavar="FILE",
+        help="Bokeh auth module (get_user, login_url …) guarding the app, e.g. hub login",
     )
     g = p.add_argument_group("storage alerts (storage app only)")
     g.add_argument("--warn-used", type=float, default=0.80, help="used fraction: warning")

@@ -160,7 +160,9 @@ def rarehub_monitor(tmp_path) -> Iterator:
         cmd = [sys.executable, "-m", "analysis_lib", "monitor", app, "--catalog", str(catalog)]
         cmd += ["--port", str(port), *extra]
         prefix = extra[extra.index("--prefix") + 1] if "--prefix" in extra else ""
-        server = _start(cmd, port, tmp_path / f"monitor-{app}.log", f"{prefix}/")
+        # Ready when the app page answers; behind a login, when the login page does.
+        ready = f"{prefix}/login" if "--auth-module" in extra else f"{prefix}/"
+        server = _start(cmd, port, tmp_path / f"monitor-{app}.log", ready)
         started.append(server.proc)
         server.url += prefix
         return server

@@ -24,3 +24,17 @@ def test_missing_catalog_is_named(tmp_path):
 def test_bad_thresholds_are_refused(sample_catalog):
     with pytest.raises(SystemExit, match="warn_used_fraction"):
         main(["monitor", "storage", "--catalog", str(sample_catalog), "--warn-used", "0.99"])
+
+
+def test_missing_auth_module_is_named(sample_catalog, tmp_path):
+    with pytest.raises(SystemExit, match=r"no auth module at .*auth\.py"):
+        main(
+            [
+                "monitor",
+                "dq",
+                "--catalog",
+                str(sample_catalog),
+                "--auth-module",
+                f"{tmp_path}/auth.py",
+            ]
+        )
