@@ -110,15 +110,16 @@ def main() -> None:
     print(f"archiver CPU    {cpu / wall:8.2f} of one core (< 1: keeps up)")
     print(f"flush time      {stats.flush_seconds / max(stats.flushes, 1) * 1e3:8.1f} ms per flush")
     print(f"duplicates      {stats.duplicates:8d}   lost pulses (holes in counter): {holes}")
-    capacity = received / cpu if cpu > 0 else float("inf")
-    print(
-        f"capacity        {capacity:8.0f} updates/s per core = {capacity / target:.2f}x the target"
-    )
+    # conservative linear projection: all CPU (flushing included) counted per update
+    per_update = cpu / max(received, 1)
+    print(f"CPU per update  {per_update * 1e6:8.1f} µs (receive + buffer + flush)")
+    print(f"projected load  {per_update * target:8.2f} of one core at {target} updates/s")
     if received < 0.95 * ioc_rate * a.pvs:
         print("the archiver fell behind the IOC")
     elif ioc_rate * a.pvs < 0.95 * target:
         print("note: the Python caproto IOC could not publish the full target rate on this")
-        print("machine; the capacity line extrapolates from the archiver's CPU per update")
+        print("machine; the projected load extrapolates the CPU per update (conservative:")
+        print("flush costs, fixed per PV and flush, are counted as if they grew with the rate)")
 
 
 if __name__ == "__main__":

@@ -126,14 +126,20 @@ class BeamArchive:
 
     Notes
     -----
-    Safe for one writer process per PV and any number of readers. Within a process the
-    per-PV bookkeeping is guarded by a lock, so several threads may append.
+    Safe for one writer process per PV and any number of readers. Within a process each
+    PV has its own lock, so threads may append to different PVs in parallel.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._last: dict[str, int | None] = {}
-        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _lock(self, pv: str) -> threading.Lock:
+        """The lock serialising writes of one PV (different PVs may be written in parallel)."""
+        with self._locks_guard:
+            return self._locks.setdefault(pv, threading.Lock())
 
     # ---- discovery -------------------------------------------------------------------
     def pvs(self) -> list[str]:
@@ -163,7 +169,7 @@ class BeamArchive:
 
     def last_time_ns(self, pv: str) -> int | None:
         """The newest stored timestamp of ``pv`` (ns, UTC), or None if it has no samples."""
-        with self._lock:
+        with self._lock(pv):
             return self._last_locked(pv)
 
     def _last_locked(self, pv: str) -> int | None:
@@ -209,7 +215,7 @@ class BeamArchive:
             raise TypeError(f"PV {pv!r}: time_ns must be integers (ns UTC), got dtype {t.dtype}")
         t = t.astype(np.int64, copy=False)
         _pv_dir_name(pv)  # validate the name before any work
-        with self._lock:
+        with self._lock(pv):
             if t.size == 0:
                 return 0
             order = np.argsort(t, kind="stable")
@@ -261,7 +267,7 @@ class BeamArchive:
         repeated rows.
         """
         removed = 0
-        with self._lock:
+        with self._lock(pv):
             by_date: dict[Path, list[Path]] = {}
             for _, _, f in self._parts(pv):
                 try:
