@@ -170,3 +170,27 @@ def test_beam_cevns_excess_matches_the_injected_signal_and_the_prediction(
     # Standard-Model CEvNS in 14.57 kg CsI at 19.3 m: O(1e-20) events per POT without
     # threshold (COHERENT 2017 saw 173 ± 48 expected for 1.76e23 POT above threshold)
     assert 1e-21 < res["sm_events"] / res["pot"] < 3e-20
+
+
+def test_limit_agrees_with_the_truth_and_the_expected_sensitivity(
+    demo_data, results_store, tmp_path
+):
+    nb, res = run_notebook("05-limit", demo_data, results_store, tmp_path)
+    assert_clean_and_plotted(nb)
+    mass = np.array(res["masses_GeV"])
+    limit = np.array(res["sigma_up_cm2"])
+    truth = np.array(res["sigma_up_truth_cm2"])
+    expected = np.array(res["expected_median_cm2"])
+    assert np.all(np.isfinite(limit))
+    assert np.all(limit > 0)
+    # the limit from the measured energies is within a factor 2 of the limit from the true
+    # energies of the same events, and within a factor 3 of the median expected limit
+    assert np.all((limit / truth > 0.5) & (limit / truth < 2)), limit / truth
+    assert np.all((limit / expected > 1 / 3) & (limit / expected < 3)), limit / expected
+    # physics: far above threshold kinematics the limit scales with the WIMP mass (number
+    # density ρ/m), so from 409 GeV to 1 TeV it grows by ≈ the mass ratio
+    hi = mass > 300
+    assert limit[hi][-1] / limit[hi][0] == pytest.approx(mass[hi][-1] / mass[hi][0], rel=0.15)
+    # 1.39 kg × the physics run's 36 s; calibrated resolution ≈ the 54 eV baseline
+    assert res["exposure_kg_day"] == pytest.approx(1.39 * 36.28 / 86400, rel=0.01)
+    assert 0.03 < res["resolution_keV"] < 0.09
