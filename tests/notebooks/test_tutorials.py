@@ -194,3 +194,37 @@ def test_limit_agrees_with_the_truth_and_the_expected_sensitivity(
     # 1.39 kg × the physics run's 36 s; calibrated resolution ≈ the 54 eV baseline
     assert res["exposure_kg_day"] == pytest.approx(1.39 * 36.28 / 86400, rel=0.01)
     assert 0.03 < res["resolution_keV"] < 0.09
+
+
+def test_scale_out_processes_every_triggered_run_on_a_loopback_dask_cluster(
+    demo_data, results_store, tmp_path, monkeypatch
+):
+    from analysis_lib.catalog import Catalog
+    from analysis_lib.steps import DEFAULT_STEPS, Pipeline
+    from analysis_lib.steps.runs import run_inputs_from_catalog
+
+    # a local Dask cluster on 127.0.0.1 (the Slurm branch needs a reachable Slurm)
+    monkeypatch.setenv("RAREHUB_DASK_CLUSTER", "local")
+    nb, res = run_notebook("06-scale-out", demo_data, results_store, tmp_path)
+    assert_clean_and_plotted(nb)
+    assert res["cluster"] == "local"
+    assert res["scheduler"].startswith("tcp://127.0.0.1:")
+    assert res["failed"] == []
+    assert res["all_stored"] is True
+    assert res["lineage_window_us"] == 50.0
+    with Catalog.open(demo_data / "catalog.sqlite", create=False) as cat:
+        runs = cat.runs(dataset="ge-demo")
+        expected = {
+            f"ge-demo-run{r.run_number:04d}": r.metadata["n_events"]
+            for r in runs.itertuples()
+            if not r.metadata["continuous"]
+        }
+        noise_run = run_inputs_from_catalog(cat, dataset="ge-demo", runs=[1])[0]
+    assert res["runs"] == expected
+    # what the Dask workers stored equals the local runner's result under the same key
+    local = Pipeline(DEFAULT_STEPS, {"of_amplitudes": {"window_us": 50.0}}, storage=tmp_path / "l")
+    local_path = local.make(noise_run, "of_amplitudes")["of_amplitudes"]
+    dask_path = Path(res["paths"][noise_run.run_id]["of_amplitudes"])
+    assert dask_path.is_relative_to(results_store)
+    assert dask_path.name == local_path.name
+    pd.testing.assert_frame_equal(pd.read_parquet(dask_path), pd.read_parquet(local_path))
