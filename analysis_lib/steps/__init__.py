@@ -1,5 +1,6 @@
 """Declarative processing steps with lineage-keyed storage, and their runners."""
 
+from .analysis_steps import Energies, Selection
 from .core import LINEAGE_SCHEMA, Option, Pipeline, PipelineError, RunInput, Step, lineage_hash
 from .pulse_steps import (
     DEFAULT_STEPS,
@@ -14,6 +15,7 @@ from .pulse_steps import (
 __all__ = [
     "DEFAULT_STEPS",
     "LINEAGE_SCHEMA",
+    "Energies",
     "Features",
     "NoiseEvents",
     "NoisePSD",
@@ -24,6 +26,7 @@ __all__ = [
     "RawChunk",
     "RawEvents",
     "RunInput",
+    "Selection",
     "Step",
     "lineage_hash",
 ]

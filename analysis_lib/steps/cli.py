@@ -21,9 +21,9 @@ def register(subparsers) -> None:
         "features, stored as Parquet under STORAGE/<run>/<step>-<lineage hash>.parquet with "
         "the lineage JSON beside each file. Results whose lineage is unchanged are reused.",
     )
-    p.add_argument("--catalog", required=True, help="catalog SQLite file")
-    p.add_argument("--dataset", required=True, help="dataset name in the catalog")
-    p.add_argument("--storage", required=True, help="root folder of stored results")
+    p.add_argument("--catalog", help="catalog SQLite file (required)")
+    p.add_argument("--dataset", help="dataset name in the catalog (required)")
+    p.add_argument("--storage", help="root folder of stored results (required)")
     p.add_argument(
         "--run",
         type=int,
@@ -92,6 +92,9 @@ def main(args: argparse.Namespace) -> None:
             for name, opt in s.options.items():
                 print(f"    {name} = {opt.default!r}  ({opt.type.__name__}) {opt.help}")
         return
+    missing = [f"--{k}" for k in ("catalog", "dataset", "storage") if not getattr(args, k)]
+    if missing:
+        sys.exit(f"rarehub process: {', '.join(missing)} required")
     try:
         config = _parse_options(args.option, DEFAULT_STEPS)
         pipe = Pipeline(DEFAULT_STEPS, config, storage=args.storage)
