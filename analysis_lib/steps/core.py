@@ -454,12 +454,14 @@ class Pipeline:
             st = self.steps[n]
             if n in chunk_level or (st.per_run and n not in names):
                 return
-            for d in st.depends_on:
-                add(d)
+            if n in names or st.is_source:  # stored inputs are read, not re-derived
+                for d in st.depends_on:
+                    add(d)
             chunk_level.append(n)
 
         for n in names:
             add(n)
+        add(self._source_of(names[0]))  # the stream that paces the pass (shared by names)
         chunk_level = [n for n in self.order if n in chunk_level]
         sources = [n for n in chunk_level if self.steps[n].is_source]
         if len(sources) != 1:
