@@ -46,12 +46,22 @@ USER = "rarehub-bench"
 TOKEN = "rarehub-bench-admin-token-0123456789"
 
 
+def job_files(cluster) -> list[str]:
+    """Output and working directory the job's user can write (not this checkout)."""
+    return [f"--output={cluster.work_dir}/bench-%j.out", f"--chdir={cluster.work_dir}"]
+
+
 def bare_running(cluster, repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        job = cluster.sbatch("#!/bin/bash\nsleep 120\n", "--mem=64M", "--time=5", user=USER)
-        while cluster.squeue(job).get(job) != "RUNNING":
+        job = cluster.sbatch(
+            "#!/bin/bash\nsleep 120\n", "--mem=64M", "--time=5", *job_files(cluster), user=USER
+        )
+        deadline = time.monotonic() + 60
+        while (state := cluster.squeue(job).get(job)) != "RUNNING":
+            if state is None or time.monotonic() > deadline:
+                raise RuntimeError(f"bare job {job} is {state}, not RUNNING")
             time.sleep(0.05)
         times.append(time.perf_counter() - t0)
         cluster.scancel(job)
@@ -69,7 +79,7 @@ def bare_server(cluster, repeats: int) -> list[float]:
             "--no-browser --IdentityProvider.token=''\n"
         )
         t0 = time.perf_counter()
-        job = cluster.sbatch(script, "--mem=1G", "--time=5", user=USER)
+        job = cluster.sbatch(script, "--mem=1G", "--time=5", *job_files(cluster), user=USER)
         wait_for(
             lambda p=port: requests.get(f"http://127.0.0.1:{p}/api", timeout=1).ok,
             timeout=120,
@@ -143,7 +153,12 @@ def hub_spawns(cluster, repeats: int, work: Path) -> list[float]:
 
 def polling(cluster, n_jobs: int, interval_s: float, intervals: int) -> dict[str, float]:
     jobs = [
-        cluster.sbatch("#!/bin/bash\nsleep 600\n", "--job-name=rarehub-jupyter", "--mem=1M")
+        cluster.sbatch(
+            "#!/bin/bash\nsleep 600\n",
+            "--job-name=rarehub-jupyter",
+            "--mem=1M",
+            *job_files(cluster),
+        )
         for _ in range(n_jobs)
     ]
     try:
@@ -166,7 +181,11 @@ def polling(cluster, n_jobs: int, interval_s: float, intervals: int) -> dict[str
         cpu0 = time.process_time()
         kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        asyncio.run(asyncio.wait_for(asyncio.gather(*(spawner(j) for j in jobs)), 600))
+
+        async def all_spawners():
+            await asyncio.wait_for(asyncio.gather(*(spawner(j) for j in jobs)), 600)
+
+        asyncio.run(all_spawners())
         wall = time.perf_counter() - t0
         kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         batched_cpu = (time.process_time() - cpu0) + (
@@ -198,6 +217,7 @@ def polling(cluster, n_jobs: int, interval_s: float, intervals: int) -> dict[str
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop Slurm on the way out
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=200)
@@ -209,8 +229,11 @@ def main() -> None:
     slurm.ensure_unix_user(USER)
     with slurm.start_slurm_cluster() as cluster, tempfile.TemporaryDirectory() as tmp:
         running = bare_running(cluster, args.repeats)
+        print("bare sbatch → RUNNING:", running, flush=True)
         server = bare_server(cluster, args.repeats)
+        print("bare sbatch → server answers:", server, flush=True)
         spawn = hub_spawns(cluster, args.repeats, Path(tmp))
+        print("hub spawn → ready:", spawn, flush=True)
         poll = polling(cluster, args.jobs, args.interval, intervals=3)
     med = statistics.median
     r, b, s = med(running), med(server), med(spawn)

@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("config", type=Path)
     sub.add_parser("schema", help="print the site YAML's JSON schema")
+    status = sub.add_parser(
+        "status", help="show users, their servers, Slurm jobs and states (hub up or down)"
+    )
+    status.add_argument("--config", type=Path, required=True, help="the site YAML")
     return parser
 
 
@@ -78,6 +82,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.command == "start":
             start_site(args.config)
+        elif args.command == "status":
+            from .status import collect, format_rows
+
+            print(format_rows(collect(load_site(args.config))))
         elif args.command == "check-config":
             print(json.dumps(load_site(args.config), indent=2))
     except (SiteError, OSError) as e:

@@ -55,8 +55,9 @@ class LocalSite:
         return self.prefix / "share" / "rarehub" / "tutorials"
 
 
-def deliver_tutorials(tutorials: Path, home: Path, data_dir: Path) -> list[Path]:
-    """Copy the tutorials into ``home/tutorials`` where missing and link ``home/data``.
+def deliver_tutorials(tutorials: Path, home: Path, data_dir: Path | None) -> list[Path]:
+    """Copy the tutorials into ``home/tutorials`` where missing and link ``home/data``
+    to ``data_dir`` (unless None).
 
     A user's edited copy is never overwritten: only files that do not exist are copied.
     Returns the files copied.
@@ -73,7 +74,7 @@ def deliver_tutorials(tutorials: Path, home: Path, data_dir: Path) -> list[Path]
                 shutil.copy2(src, dst)
                 copied.append(dst)
     link = home / "data"
-    if not link.exists() and not link.is_symlink():
+    if data_dir is not None and not link.exists() and not link.is_symlink():
         link.symlink_to(data_dir, target_is_directory=True)
     return copied
 

@@ -45,6 +45,30 @@ def route_address(ip: str) -> str:
     return "" if ip in WILDCARD else ip
 
 
+def deliver_tutorials_here() -> None:
+    """Copy the image's tutorials into ``$HOME/tutorials`` where missing (never overwrite a
+    user's edits), and link ``$HOME/data`` to ``$RAREHUB_DATA`` if that exists here."""
+    from pathlib import Path
+
+    from .local import deliver_tutorials
+
+    home = Path(os.environ.get("HOME", "."))
+    source = Path(sys.prefix) / "share" / "rarehub" / "tutorials"
+    data: Path | None = Path(os.environ.get("RAREHUB_DATA", "/nonexistent"))
+    try:
+        if not data.is_dir():
+            data = None
+    except OSError:  # e.g. the hub's state folder, not readable on the node
+        data = None
+    try:
+        copied = deliver_tutorials(source, home, data)
+    except OSError as e:  # a read-only or full home must not stop the server
+        print(f"rarehub singleuser: tutorials not delivered: {e}", file=sys.stderr)
+        return
+    if copied:
+        print(f"rarehub singleuser: {len(copied)} tutorial file(s) copied", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m rarehub_hub.singleuser")
     parser.add_argument("--ip", default="127.0.0.1", help="address the server binds")
@@ -56,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("give the server command after --")
     low, _, high = args.port_range.partition("-")
     port = pick_port(args.ip, int(low), int(high or low))
+    deliver_tutorials_here()
 
     import requests
     from jupyterhub.services.auth import HubAuth

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from batchspawner import SlurmSpawner
+from prometheus_client import Counter, Histogram
 from sqlalchemy.orm import object_session
 from tornado import web
 from traitlets import (
@@ -53,6 +54,15 @@ from .options import (
     render_form,
     validate_options,
 )
+
+# Exposed on the hub's /hub/metrics with JupyterHub's own (same default registry).
+QUEUE_WAIT = Histogram(
+    "rarehub_slurm_queue_wait_seconds",
+    "Seconds from sbatch to the server's job RUNNING",
+    buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, float("inf")),
+)
+SQUEUE_CALLS = Counter("rarehub_slurm_squeue_calls", "squeue runs (one per interval for all)")
+SQUEUE_FAILURES = Counter("rarehub_slurm_squeue_failures", "squeue runs that failed")
 
 RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT"}
 PENDING_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "RESIZING", "SUSPENDED"}
@@ -117,6 +127,7 @@ class SqueueBatcher:
 
     async def _run(self, started: float) -> Snapshot:
         self.calls += 1
+        SQUEUE_CALLS.inc()
         try:
             proc = await asyncio.create_subprocess_exec(
                 *self.command,
@@ -138,6 +149,8 @@ class SqueueBatcher:
                     snap = Snapshot(started, parse_squeue(out.decode(errors="replace")))
         except OSError as e:
             snap = Snapshot(started, None, f"squeue could not run: {e}")
+        if snap.jobs is None:
+            SQUEUE_FAILURES.inc()
         if self._last is None or snap.started >= self._last.started:
             self._last = snap
         return snap
@@ -488,6 +501,7 @@ class RareHubSlurmSpawner(SlurmSpawner):
                 session.commit()
 
         info = None
+        running_since = 0.0
         while True:
             if self.port and self.reported_ip:
                 break  # the job itself reported where it serves
@@ -503,10 +517,15 @@ class RareHubSlurmSpawner(SlurmSpawner):
             elif self.port:
                 break
             else:
+                if not running_since:
+                    running_since = time.monotonic()
+                    QUEUE_WAIT.observe(running_since - self.submitted_at)
                 self.progress_message = (
                     f"Slurm job {self.job_id} running on {info.node}: starting JupyterLab"
                 )
             await asyncio.sleep(self.startup_poll_interval)
+        if not running_since:  # the job reported its port before squeue showed it running
+            QUEUE_WAIT.observe(time.monotonic() - self.submitted_at)
         host = self.reported_ip or (info.node if isinstance(info, JobInfo) else "")
         self.ip = host
         self.log.info("Server job %s of %s at %s:%s", self.job_id, self.user.name, host, self.port)

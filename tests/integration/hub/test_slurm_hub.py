@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import signal
 import subprocess
@@ -20,7 +21,7 @@ import requests
 import slurm
 import yaml
 
-from rarehub_testing import REPO, free_port_block, wait_for
+from rarehub_testing import REPO, free_port_block, require_executable, wait_for
 
 PASSWORD = "slurm-test-password"
 USERS = ["rarehub-t1", "rarehub-t2", "rarehub-t3", "rarehub-t4"]
@@ -151,7 +152,7 @@ def hub(slurm_cluster, tmp_path_factory):
         f"    {{'name': 'test-admin', 'api_token': {ADMIN_TOKEN!r}}})\n"
         "c.JupyterHub.load_roles.append(\n"
         "    {'name': 'test-admin', 'scopes': ['admin:users', 'admin:servers',\n"
-        "     'admin:server_state', 'list:users'], 'services': ['test-admin']})\n"
+        "     'admin:server_state', 'list:users', 'read:metrics'], 'services': ['test-admin']})\n"
     )
     h = Hub(f"http://127.0.0.1:{port}", config, state / "hub.log", slurm_cluster)
     h.start()
@@ -223,6 +224,18 @@ def test_rest_spawn_as_unix_user_on_loopback_then_stop(hub):
     r = s.get(f"{hub.base}/user/{user}/api/status")
     assert r.status_code == 200, r.text
 
+    # The job delivered the tutorials into the user's own home, as the user.
+    welcome = Path(pwd.getpwnam(user).pw_dir) / "tutorials" / "00-welcome.ipynb"
+    assert welcome.is_file()
+    assert welcome.stat().st_uid == pwd.getpwnam(user).pw_uid
+
+    # Queue wait and squeue calls are on the hub's Prometheus endpoint.
+    metrics = requests.get(
+        f"{hub.base}/hub/metrics", headers={"Authorization": f"token {ADMIN_TOKEN}"}
+    ).text
+    assert re.search(r"^rarehub_slurm_queue_wait_seconds_count [1-9]", metrics, re.M), metrics
+    assert re.search(r"^rarehub_slurm_squeue_calls_total [1-9]", metrics, re.M)
+
     r = s.delete(f"{hub.base}/hub/api/users/{user}/server", headers={"X-XSRFToken": xsrf})
     assert r.status_code in (202, 204)
     wait_for(lambda: not hub.server(user), timeout=30, what="server stopped")
@@ -289,6 +302,92 @@ def test_cancel_a_queued_spawn_shows_reason_then_cancels(hub):
         cluster.scancel(blocker)
 
 
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    """Headless Debian Chromium (never ``playwright install``); only 127.0.0.1 is reachable."""
+    chromium = require_executable("chromium", "the hub's browser tests drive Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_ARGS,
+        )
+        context.set_default_timeout(90_000)
+        page = context.new_page()
+
+        def only_loopback(route):
+            if route.request.url.startswith(("http://127.0.0.1:", "ws://127.0.0.1:")):
+                route.continue_()
+            else:
+                route.abort()
+
+        page.route("**/*", only_loopback)
+        try:
+            yield page
+        finally:
+            context.close()
+
+
+def browser_login(page, hub, user: str) -> None:
+    page.goto(f"{hub.base}/hub/login")
+    page.fill("#username_input", user)
+    page.fill("#password_input", PASSWORD)
+    page.click("#login_submit")
+    page.wait_for_url(f"{hub.base}/hub/spawn**")
+
+
+def test_browser_login_form_pending_page_then_jupyterlab(hub, browser_page):
+    user, page = USERS[1], browser_page
+    browser_login(page, hub, user)
+    page.select_option("#rh-profile", "small")
+    page.click("summary")  # "Adjust resources"
+    page.fill("#rh-walltime", "0:45")
+    page.click("form input[type=submit], form button[type=submit]")
+    page.wait_for_url(f"{hub.base}/user/{user}/lab**", timeout=120_000)
+    page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)  # JupyterLab's main area
+    job = hub.job_id(user)
+    line = hub.cluster.run("squeue", "-h", "-j", job, "-o", "%u %T %l")
+    assert line.split() == [user, "RUNNING", "45:00"]
+    hub.api("DELETE", f"/users/{user}/server")
+    wait_for(lambda: not hub.server(user), timeout=30, what="server stopped")
+
+
+def test_browser_cancel_on_the_pending_page(hub, browser_page):
+    user, page, cluster = USERS[2], browser_page, hub.cluster
+    blocker = cluster.sbatch(
+        "#!/bin/bash\nsleep 600\n", f"--cpus-per-task={cluster.cpus}", "--mem=100M", "--time=20"
+    )
+    try:
+        cluster.wait_state(blocker, {"RUNNING"}, timeout=30)
+        browser_login(page, hub, user)
+        page.click("form input[type=submit], form button[type=submit]")
+        page.wait_for_url(f"{hub.base}/hub/spawn-pending/{user}**")
+        # Slurm's reason is on the page, then the user cancels the queued job.
+        page.wait_for_function(
+            "document.querySelector('#progress-message').textContent.includes('Resources')"
+        )
+        job = hub.job_id(user)
+        assert cluster.squeue(job) == {job: "PENDING"}
+        page.click("#stop-server-btn")
+        wait_for(lambda: not hub.server(user), timeout=30, what="cancelled from the page")
+        cluster.wait_state(job, {"GONE", "CANCELLED"}, timeout=30)
+    finally:
+        cluster.scancel(blocker)
+
+
 def test_hub_restart_reattaches_running_server(hub):
     user = USERS[0]
     assert hub.spawn(user).status_code in (201, 202)
@@ -296,6 +395,15 @@ def test_hub_restart_reattaches_running_server(hub):
     job = hub.job_id(user)
     stop_hub(hub.proc)
     assert hub.cluster.squeue(job) == {job: "RUNNING"}, "the job must outlive the hub"
+    # The admin command works with the hub down: the user's server, its job, Slurm's state.
+    out = subprocess.run(
+        [str(Path(sys.prefix) / "bin" / "rarehub-hub"), "status", "--config", str(hub.config)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    row = next(line.split() for line in out.splitlines() if line.startswith(user))
+    assert row[:6] == [user, "(default)", job, "running", "RUNNING", hub.cluster.node], out
     hub.start()
     server = hub.wait_ready(user, timeout=30)
     assert server["state"]["job_id"] == job

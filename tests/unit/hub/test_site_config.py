@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from traitlets.config import Config
@@ -108,3 +109,12 @@ def test_cli_checks_a_yaml_file(tmp_path, capsys):
     path.write_text("deployment: [\n")
     with pytest.raises(SiteError, match="not valid YAML"):
         load_site(path)
+
+
+def test_the_shipped_example_is_valid():
+    example = Path(__file__).parents[3] / "hub" / "examples" / "site-slurm.yaml"
+    site = load_site(example)
+    assert site["slurm"]["profiles"][2]["groups"] == ["gpu-users"]
+    c = Config()
+    configure(c, site)
+    assert c.RareHubSlurmSpawner.image.endswith("rarehub-{version}.sif")
