@@ -116,6 +116,7 @@ def render(template: str, values: dict[str, str]) -> str:
 def digest(*paths: Path) -> str:
     h = hashlib.sha256()
     for p in paths:
+        h.update(str(p.relative_to(REPO)).encode() + b"\0")
         h.update(p.read_bytes())
     return h.hexdigest()
 
@@ -227,8 +228,17 @@ def find_uv(o: Options) -> str:
 def ensure_hub_env(o: Options, r: Report) -> None:
     """The hub environment, exactly as ``uv.lock`` says (hub extra, no dev tools)."""
     stamp = o.venv / ".rarehub-install.sha256"
-    sources = [REPO / "uv.lock", REPO / "pyproject.toml"]
-    want = digest(*sources)
+    # the lock and the project's own code: a new checkout with changed code but the same
+    # lock must still reinstall the rarehub package (its version number may not move)
+    code = sorted(
+        p
+        for folder in ("analysis_lib", "hub/rarehub_hub", "tutorials")
+        for p in (REPO / folder).rglob("*")
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and not any(part.startswith(".") for part in p.relative_to(REPO).parts)
+    )
+    want = digest(REPO / "uv.lock", REPO / "pyproject.toml", *code)
     if (
         stamp.exists()
         and stamp.read_text().strip() == want
@@ -247,6 +257,8 @@ def ensure_hub_env(o: Options, r: Report) -> None:
             "--extra",
             "hub",
             "--no-editable",
+            "--reinstall-package",
+            "rarehub",
             "--python",
             "/usr/bin/python3",
             "--project",

@@ -257,6 +257,9 @@ def test_hub_on_postgres_behind_nginx_tls(site, postgres):
     assert stop.returncode == 0, stop.stderr
     status = subprocess.run([services, "status"], capture_output=True, text=True, timeout=30)
     assert status.returncode == 3
+    # the documented upgrade step: a no-op on a current schema, but it must run
+    upgrade = subprocess.run([services, "upgrade-db"], capture_output=True, text=True, timeout=180)
+    assert upgrade.returncode == 0, upgrade.stderr[-3000:]
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(url, verify=str(ca), timeout=5)
 
