@@ -140,15 +140,15 @@ def test_api_reference_has_a_page_per_library_room(built):
 
 
 def test_a_broken_internal_reference_fails_the_build(tmp_path):
-    """A copy of the docs (API pages left out to keep it quick) with one dangling link."""
+    """A copy of the docs (API pages left out to keep it quick) with one dangling link: the
+    build fails, and that link is the only problem it reports."""
     for name in ("analysis_lib", "hub", "tutorials"):
         (tmp_path / name).symlink_to(REPO / name, target_is_directory=True)
     shutil.copytree(DOCS, tmp_path / "docs", ignore=shutil.ignore_patterns("_build"))
-    good = sphinx_build(tmp_path / "docs", tmp_path / "good", "-D", "rarehub_api=0")
-    assert good.returncode == 0, f"the copy does not build:\n{good.stderr[-4000:]}"
-
     page = tmp_path / "docs" / "contributing.md"
     page.write_text(page.read_text() + "\nSee {doc}`howto/no-such-page`.\n")
-    bad = sphinx_build(tmp_path / "docs", tmp_path / "bad", "-D", "rarehub_api=0")
+    bad = sphinx_build(tmp_path / "docs", tmp_path / "out", "-D", "rarehub_api=0")
     assert bad.returncode != 0
-    assert "no-such-page" in bad.stderr
+    problems = [line for line in bad.stderr.splitlines() if "WARNING" in line or "ERROR" in line]
+    assert problems, bad.stderr[-3000:]
+    assert all("no-such-page" in line for line in problems), problems

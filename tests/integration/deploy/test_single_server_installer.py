@@ -142,7 +142,10 @@ def site(postgres, tmp_path_factory):
     work = tmp_path_factory.mktemp("single-server")
     prefix = Path(tempfile.mkdtemp(prefix="rarehub-site-", dir="/tmp"))
     hub_port = free_port_block(3)
-    https_port, http_port = free_port_block(1), free_port_block(1)
+    https_port = free_port_block(2)
+    while https_port + 1 >= hub_port and https_port <= hub_port + 2:  # keep the blocks apart
+        https_port = free_port_block(2)
+    http_port = https_port + 1
     db_url = work / "db_url"
     db_url.write_text(
         f"postgresql://rarehub_hub:{secrets.token_hex(12)}@127.0.0.1:{postgres['port']}"
