@@ -160,7 +160,8 @@ def compute_features(
     t_all = (np.arange(n) - (pretrigger_samples - 1) / 2.0).astype(np.float32)
     y = x.astype(np.float32)
     y -= mean.astype(np.float32)[:, None]
-    y -= np.multiply.outer(slope_per_sample.astype(np.float32), t_all)
+    for row, slope in zip(y, slope_per_sample.astype(np.float32), strict=True):
+        row -= slope * t_all  # row by row: the temporary stays in cache
     post = y[:, pretrigger_samples:]
     peak_rel = np.argmax(post, axis=1)
     peak_idx = peak_rel + pretrigger_samples

@@ -26,7 +26,7 @@ __all__ = ["Features", "NoiseEvents", "NoisePSD", "OFAmplitudes", "RawChunk", "R
 
 @dataclass(frozen=True)
 class RawChunk:
-    """A batch of events: ``traces`` (n, n_samples) ADC of one channel or the channel sum,
+    """A batch of events: ``traces`` (n, n_samples) float32 ADC of one channel or the sum,
     the per-event ``events`` table (``event``, ``time_ns`` …), sampling rate, source file."""
 
     traces: np.ndarray
@@ -81,10 +81,11 @@ class RawEvents(Step):
                 table = {c: ev[c].to_numpy() for c in ("event", "time_ns")}
                 for first, traces in raw.iter_events(self.batch_events):
                     yield RawChunk(
+                        # float32 once here (exact for ADC integers), shared by all steps
                         traces=(
-                            traces.sum(axis=1, dtype=np.int32)
+                            traces.sum(axis=1, dtype=np.float32)
                             if self.channel == -1
-                            else traces[:, self.channel, :]
+                            else traces[:, self.channel, :].astype(np.float32)
                         ),
                         events={k: v[first : first + len(traces)] for k, v in table.items()},
                         fs_Hz=raw.sample_rate_Hz,
