@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -386,6 +387,36 @@ def test_browser_cancel_on_the_pending_page(hub, browser_page):
         cluster.wait_state(job, {"GONE", "CANCELLED"}, timeout=30)
     finally:
         cluster.scancel(blocker)
+
+
+def test_slurmctld_outage_drops_no_server(hub):
+    """squeue failing for several poll intervals is "unknown", not "job gone"."""
+    user, cluster = USERS[1], hub.cluster
+    assert hub.spawn(user).status_code in (201, 202)
+    hub.wait_ready(user)
+    job = hub.job_id(user)
+    s, _ = hub.login(user)
+    assert s.get(f"{hub.base}/user/{user}/lab").status_code == 200
+    warnings_before = hub.log.read_text().count(f"Cannot check job {job}")
+    slurm.stop_daemon(cluster, "slurmctld")
+    try:
+        with pytest.raises(RuntimeError):
+            cluster.squeue()
+        # Five poll intervals (3 s) without a controller: the hub keeps the server.
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            assert hub.server(user).get("ready"), "server dropped while Slurm was down"
+            time.sleep(1)
+        assert s.get(f"{hub.base}/user/{user}/api/status").status_code == 200
+        assert hub.log.read_text().count(f"Cannot check job {job}") > warnings_before
+    finally:
+        slurm.start_daemon(cluster, "slurmctld")
+        wait_for(lambda: cluster.squeue() is not None, timeout=60, what="slurmctld back")
+    assert cluster.squeue(job) == {job: "RUNNING"}
+    time.sleep(4)  # a poll with a working squeue again
+    assert hub.server(user).get("ready")
+    hub.api("DELETE", f"/users/{user}/server")
+    wait_for(lambda: not hub.server(user), timeout=30, what="server stopped")
 
 
 def test_hub_restart_reattaches_running_server(hub):
