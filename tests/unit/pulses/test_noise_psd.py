@@ -21,8 +21,7 @@ def test_psd_of_white_noise_has_the_textbook_level():
     assert np.mean(psd[[0, -1]]) == pytest.approx(9.0 / FS, rel=0.1)
 
 
-def test_psd_matches_qetpy_folded_psd():
-    qetpy = pytest.importorskip("qetpy", reason="qetpy is the reference implementation")
+def test_psd_matches_qetpy_folded_psd(qetpy):
     n = 1024
     x = generate_noise(noise_psd_model(n), 40, n_samples=n, rng=1)
     f, psd = calc_psd(x, fs_Hz=FS)

@@ -185,8 +185,7 @@ def test_lowfreq_chi2_is_the_low_band_of_the_residual(setup):
     )
 
 
-def test_agrees_with_qetpy_to_1e_6():
-    qetpy = pytest.importorskip("qetpy", reason="qetpy is the reference implementation")
+def test_agrees_with_qetpy_to_1e_6(qetpy):
     n = 4096
     psd = noise_psd_model(n, fs_Hz=FS)
     template = pulse_template(n, fs_Hz=FS)
