@@ -152,3 +152,56 @@ def test_a_broken_internal_reference_fails_the_build(tmp_path):
     problems = [line for line in bad.stderr.splitlines() if "WARNING" in line or "ERROR" in line]
     assert problems, bad.stderr[-3000:]
     assert all("no-such-page" in line for line in problems), problems
+
+
+def test_a_slip_in_a_code_docstring_is_shown_verbatim_and_named_not_fatal(tmp_path):
+    """The contributing page's promise: a library docstring with a reST mistake or a dangling
+    reference does not break the build; the page shows it verbatim and the log names it."""
+    for name in ("analysis_lib", "hub", "tutorials"):
+        (tmp_path / name).symlink_to(REPO / name, target_is_directory=True)
+    shutil.copytree(DOCS, tmp_path / "docs", ignore=shutil.ignore_patterns("_build"))
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "sloppy_room.py").write_text(
+        '"""A room whose docstrings have slips.\n\nAn ``unclosed literal, then\n'
+        'more text\n"""\n\n\n'
+        "def helper():\n"
+        '    """Uses :class:`analysis_lib.no_such_room.Missing`, which does not exist."""\n'
+    )
+    page = tmp_path / "docs" / "contributing.md"
+    page.write_text(
+        page.read_text() + "\n```{eval-rst}\n.. automodule:: sloppy_room\n   :members:\n```\n"
+    )
+    env_path = f"{modules}{os.pathsep}{REPO}{os.pathsep}{REPO / 'hub'}"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-n",
+            "-b",
+            "html",
+            "-D",
+            "rarehub_api=0",
+            "-D",
+            "rarehub_lenient_prefixes=sloppy_room",
+            str(tmp_path / "docs"),
+            str(tmp_path / "out"),
+            "-d",
+            str(tmp_path / "doctrees"),
+        ],
+        env=dict(os.environ, PYTHONPATH=env_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-4000:]
+    assert "[rarehub-docs] docstring shown verbatim: sloppy_room" in log
+    assert (
+        "[rarehub-docs] unresolved reference in a docstring: analysis_lib.no_such_room.Missing"
+        in log
+    )
+    assert "An ``unclosed literal" in page_text(tmp_path / "out" / "contributing.html")
