@@ -73,7 +73,7 @@ ensure_debootstrap_base() {
   podman image exists "$DEBOOTSTRAP_BASE" && return 0
   local mirror dir
   mirror="$(debian_mirror)"
-  dir="$(mktemp -d /var/tmp/rarehub-base.XXXXXX)"
+  dir="$(mktemp -d "${TMPDIR:-/var/tmp}/rarehub-base.XXXXXX")"
   say "making $DEBOOTSTRAP_BASE with debootstrap --variant=minbase bookworm from $mirror"
   if ! debootstrap --variant=minbase bookworm "$dir" "$mirror" >"$dir.log" 2>&1; then
     tail -n 20 "$dir.log" >&2
@@ -188,6 +188,9 @@ else
   say "built $REF in $(($(date +%s) - start)) s"
 fi
 podman tag "$REF" "$IMAGE:$VERSION" "$IMAGE:latest"
+# Untag the images of earlier trees (their layers stay as build cache); one in use stays.
+podman images --format '{{.Repository}}:{{.Tag}}' "$IMAGE" | grep ":tree-" | grep -vxF "$REF" |
+  xargs -r podman rmi >/dev/null 2>&1 || true
 
 if [ "$MAKE_ARCHIVE" = 1 ]; then
   mkdir -p "$IMAGES/build"
