@@ -126,8 +126,12 @@ class SlurmCluster:
         return r.stdout
 
     def sbatch(self, script: str, *args: str, user: str | None = None) -> str:
-        """Submit ``script`` (text) with ``sbatch --parsable ARGS``; return the job id."""
-        out = self.run("sbatch", "--parsable", *args, user=user, input=script)
+        """Submit ``script`` (text) with ``sbatch --parsable ARGS``; return the job id.
+
+        The job runs in :attr:`work_dir` and writes its output there (``slurm-JOBID.out``)
+        unless ARGS say otherwise (later options win), never into the caller's folder."""
+        defaults = [f"--chdir={self.work_dir}", f"--output={self.work_dir}/slurm-%j.out"]
+        out = self.run("sbatch", "--parsable", *defaults, *args, user=user, input=script)
         return out.strip().splitlines()[-1].split(";")[0]
 
     def squeue(self, job_id: str | None = None) -> dict[str, str]:
