@@ -31,7 +31,9 @@ CHROMIUM_ARGS = [
 PAGE_TIMEOUT_MS = 60_000  # 2 shared cores: a cold Bokeh page takes ~10 s here
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API marks an asyncio loop as running in the
+# main thread while it is alive, which would break every later test that calls asyncio.run().
+@pytest.fixture(scope="module")
 def browser_context(tmp_path_factory):
     chromium = require_executable("chromium", "the browser tests drive Debian's chromium")
     from playwright.sync_api import sync_playwright
