@@ -65,6 +65,17 @@ SCHEMA: dict[str, Any] = {
                 "ip": {"type": "string", "default": "127.0.0.1"},
                 "port": {"type": "integer", "minimum": 1, "maximum": 65533, "default": 8000},
                 "proxy_command": {"type": "string", "default": "configurable-http-proxy"},
+                "api_ip": {
+                    "type": "string",
+                    "default": "127.0.0.1",
+                    "description": "address the hub API binds (port+1); servers on other "
+                    "nodes must reach it: the hub node's cluster-network address",
+                },
+                "api_connect_host": {
+                    "type": "string",
+                    "description": "name/address servers use to reach the hub API "
+                    "(default: api_ip)",
+                },
             },
         },
         "auth": {
@@ -232,6 +243,10 @@ def configure(c, site: Mapping[str, Any]) -> None:
     if auth.get("allowed_users"):
         c.Authenticator.allow_all = False
         c.Authenticator.allowed_users = set(auth["allowed_users"])
+    hub = site["hub"]
+    c.JupyterHub.hub_bind_url = f"http://{hub['api_ip']}:{hub['port'] + 1}"
+    if hub.get("api_connect_host"):
+        c.JupyterHub.hub_connect_url = f"http://{hub['api_connect_host']}:{hub['port'] + 1}"
     if site["deployment"] == "slurm":
         configure_slurm(c, site)
 

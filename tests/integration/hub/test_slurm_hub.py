@@ -11,6 +11,7 @@ import json
 import os
 import pwd
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -198,6 +199,7 @@ def test_unauthenticated_requests_are_refused(hub):
 
 def test_rest_spawn_as_unix_user_on_loopback_then_stop(hub):
     user = USERS[0]
+    shutil.rmtree(Path(pwd.getpwnam(user).pw_dir) / "tutorials", ignore_errors=True)
     s, xsrf = hub.login(user)
     r = s.post(
         f"{hub.base}/hub/api/users/{user}/server",

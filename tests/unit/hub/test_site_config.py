@@ -63,6 +63,7 @@ def test_slurm_site_maps_onto_spawner_traits():
         "ip": "127.0.0.1",
         "port": 8000,
         "proxy_command": "configurable-http-proxy",
+        "api_ip": "127.0.0.1",
     }
     c = Config()
     configure(c, site)
@@ -77,6 +78,12 @@ def test_slurm_site_maps_onto_spawner_traits():
     assert sp.slurm_environment == {"SLURM_CONF": "/etc/slurm/slurm.conf"}
     assert sp.limits["partitions"] == ["jupyter"]
     assert c.JupyterHub.bind_url == "http://127.0.0.1:8000"
+    assert c.JupyterHub.hub_bind_url == "http://127.0.0.1:8001"
+    # On a cluster the nodes must reach the hub API: bind and connect addresses are settable.
+    c = Config()
+    configure(c, validate_site({**SLURM, "hub": {"api_ip": "10.0.0.5", "api_connect_host": "hub"}}))
+    assert c.JupyterHub.hub_bind_url == "http://10.0.0.5:8001"
+    assert c.JupyterHub.hub_connect_url == "http://hub:8001"
 
 
 def test_local_site_keeps_the_embedded_default(tmp_path):
