@@ -28,6 +28,15 @@ from rarehub_testing import REPO, free_port_block, require_executable, wait_for
 INSTALLER = REPO / "deploy" / "single-server" / "install.py"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def installed_code_only():
+    """What the installer installed runs its own code: no PYTHONPATH into the working tree
+    (developers run the suite with one; systemd services never have one)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("PYTHONPATH", raising=False)
+        yield
+
+
 def postgres_bin() -> Path:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if not found:
@@ -203,6 +212,15 @@ def test_second_run_changes_nothing(site):
     assert (prefix / "etc" / "rarehub" / "tls" / "server.key").stat().st_mode & 0o077 == 0
 
 
+def test_systemd_units_pass_systemd_analyze(site):
+    """The units are only written here (systemd is not PID 1), but systemd checks them."""
+    tool = require_executable("systemd-analyze", "verifies the units (Debian package systemd)")
+    units = sorted(str(p) for p in (site["prefix"] / "etc" / "systemd").iterdir())
+    assert len(units) == 4
+    result = subprocess.run([tool, "verify", *units], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_site_yaml_passes_the_hubs_own_check(site):
     prefix = site["prefix"]
     out = subprocess.run(
@@ -217,11 +235,10 @@ def test_site_yaml_passes_the_hubs_own_check(site):
         check=True,
     ).stdout
     checked = json.loads(out)
-    assert checked["hub"] == {
-        "ip": "127.0.0.1",
-        "port": site["hub_port"],
-        "proxy_command": str(prefix / "proxy/node_modules/.bin/configurable-http-proxy"),
-    }
+    hub = checked["hub"]
+    assert hub["ip"] == "127.0.0.1"
+    assert hub["port"] == site["hub_port"]
+    assert hub["proxy_command"] == str(prefix / "proxy/node_modules/.bin/configurable-http-proxy")
     assert checked["auth"]["type"] == "pam"
 
 
