@@ -9,12 +9,11 @@ SECRETS = Path("/run/secrets")
 
 # the proxy container, not a child process of the hub
 c.ConfigurableHTTPProxy.should_start = False
-c.ConfigurableHTTPProxy.api_url = "http://proxy:8001"
+c.ConfigurableHTTPProxy.api_url = "http://proxy:8002"
 c.ConfigurableHTTPProxy.auth_token = (SECRETS / "proxy_token").read_text().strip()
 
-# the hub API and the servers must be reachable from the proxy container
-c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
-c.JupyterHub.hub_connect_url = "http://hub:8081"
+# the servers must be reachable from the proxy container (as hub:PORT; the hub API's
+# address is in site.yaml: hub.api_ip / api_connect_host)
 c.Spawner.ip = "0.0.0.0"
 
 # PostgreSQL (psycopg2 is the driver in the lock file; name it: SQLAlchemy 2.1's default

@@ -1,8 +1,8 @@
 """The Slurm-cluster example and the compose file in deploy/, checked against the hub's code.
 
 - ``deploy/slurm-cluster/site.yaml`` passes the hub's own schema (``rarehub_hub.site``), its
-  profiles stay inside its limits, and mapped onto a real traitlets config (plus the example
-  ``jupyterhub_config.d`` file) it gives the Apptainer command the docs describe.
+  profiles stay inside its limits, and mapped onto a real traitlets config it gives the hub
+  API address and the Apptainer command the docs describe.
 - ``deploy/compose/compose.yaml`` is checked with PyYAML against the structure of the
   Compose Specification (a subset of its JSON schema, written below, strict about the keys
   this file uses) and for consistency: services it depends on exist, secrets and volumes
@@ -72,10 +72,10 @@ def test_cluster_config_gives_the_documented_apptainer_command():
     site = load_site(CLUSTER / "site.yaml")
     c = Config()
     configure(c, site)
-    load_config_file(c, CLUSTER / "jupyterhub_config.d" / "20-cluster-network.py")
     assert c.JupyterHub.spawner_class == "rarehub_hub.slurm_spawner.RareHubSlurmSpawner"
-    assert c.JupyterHub.hub_bind_url == "http://0.0.0.0:8001"
-    assert c.JupyterHub.hub_connect_url.endswith(":8001")
+    # the hub API on the cluster network, where servers on compute nodes can call it
+    assert c.JupyterHub.hub_bind_url == "http://10.1.0.10:8001"
+    assert c.JupyterHub.hub_connect_url == "http://hub.cluster.example.org:8001"
     sp = c.RareHubSlurmSpawner
     for version in site["slurm"]["limits"]["images"]:
         words = runtime_prefix(
@@ -233,10 +233,12 @@ def test_compose_hub_configuration_points_at_the_other_containers(compose, tmp_p
         "postgresql+psycopg2://rarehub_hub:pw-from-secret@postgres:5432/rarehub_hub"
     )
     proxy_cmd = compose["services"]["proxy"]["command"][0]
-    assert "--default-target http://hub:8081" in proxy_cmd
-    assert c.JupyterHub.hub_connect_url == "http://hub:8081"
-    assert "--api-port 8001" in proxy_cmd
-    assert c.ConfigurableHTTPProxy.api_url.endswith(":8001")
+    assert "--default-target http://hub:8001" in proxy_cmd
+    assert c.JupyterHub.hub_bind_url == "http://0.0.0.0:8001"
+    assert c.JupyterHub.hub_connect_url == "http://hub:8001"
+    assert "--api-port 8002" in proxy_cmd
+    assert c.ConfigurableHTTPProxy.api_url == "http://proxy:8002"
+    assert c.Spawner.ip == "0.0.0.0"
     env = compose["services"]["postgres"]["environment"]
     assert f"{env['POSTGRES_USER']}:" in c.JupyterHub.db_url
     assert c.JupyterHub.db_url.endswith("/" + env["POSTGRES_DB"])
