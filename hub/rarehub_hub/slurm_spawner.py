@@ -34,6 +34,7 @@ from sqlalchemy.orm import object_session
 from tornado import web
 from traitlets import (
     Any,
+    Bool,
     CaselessStrEnum,
     Dict,
     Float,
@@ -288,6 +289,7 @@ class RareHubSlurmSpawner(SlurmSpawner):
     reported_ip = Unicode("", help="Set by the job: the address it bound ('' = node name).")
     progress_message = Unicode("")
     submitted_at = Float(0.0)
+    server_started = Bool(False, help="The job's server became ready (saved in the state).")
     user_groups_func = Any(
         None, help="Callable(username) → group names; default: the unix groups."
     ).tag(config=True)
@@ -529,6 +531,7 @@ class RareHubSlurmSpawner(SlurmSpawner):
         host = self.reported_ip or (info.node if isinstance(info, JobInfo) else "")
         self.ip = host
         self.log.info("Server job %s of %s at %s:%s", self.job_id, self.user.name, host, self.port)
+        self.server_started = True  # saved with the state: this job is a server, not a spawn
         return host, self.port
 
     async def progress(self):
@@ -571,6 +574,17 @@ class RareHubSlurmSpawner(SlurmSpawner):
             await asyncio.sleep(0.5)
         self.log.warning("Job %s may not have ended", self.job_id)
 
+    def get_state(self):
+        state = super().get_state()
+        if self.job_id and self.server_started:
+            state["started"] = True
+        return state
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.server_started = bool(state.get("started"))
+
     def clear_state(self):
         super().clear_state()
         self.submitted_at = 0.0
+        self.server_started = False

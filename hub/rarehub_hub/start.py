@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .reconcile import cancel_orphaned_jobs
 from .site import load_site, validate_site
 
 ENV_STATE = "RAREHUB_STATE_DIR"
@@ -88,6 +89,7 @@ def start_site(config: Path) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
     (state_dir / "jupyterhub_config.d").mkdir(exist_ok=True)
+    cancel_orphaned_jobs(site)
     env = dict(os.environ, **{ENV_SITE: str(config.resolve())})
     print(
         f"  RareHub ({site['deployment']}) is starting at "

@@ -421,6 +421,27 @@ def test_slurmctld_outage_drops_no_server(hub):
     wait_for(lambda: not hub.server(user), timeout=30, what="server stopped")
 
 
+def test_hub_restart_cancels_a_spawn_left_pending(hub):
+    user, cluster = USERS[2], hub.cluster
+    blocker = cluster.sbatch(
+        "#!/bin/bash\nsleep 600\n", f"--cpus-per-task={cluster.cpus}", "--mem=100M", "--time=20"
+    )
+    try:
+        cluster.wait_state(blocker, {"RUNNING"}, timeout=30)
+        assert hub.spawn(user).status_code == 202
+        job = wait_for(lambda: hub.job_id(user), timeout=30, what="job submitted")
+        assert cluster.squeue(job) == {job: "PENDING"}
+        stop_hub(hub.proc)
+        assert cluster.squeue(job) == {job: "PENDING"}
+        hub.start()
+        assert f"cancelled job {job} of {user}" in hub.log.read_text()
+        cluster.wait_state(job, {"GONE", "CANCELLED"}, timeout=30)
+        assert not hub.server(user)
+        assert hub.job_id(user) == ""
+    finally:
+        cluster.scancel(blocker)
+
+
 def test_hub_restart_reattaches_running_server(hub):
     user = USERS[0]
     assert hub.spawn(user).status_code in (201, 202)
