@@ -270,6 +270,25 @@ def test_hostile_options_refused_before_any_job(hub, options, field):
     assert hub.cluster.run("squeue", "-h", "-u", user, "-o", "%i").split() == before == []
 
 
+def test_named_servers_are_separate_jobs(hub):
+    user = USERS[3]
+    r = hub.api("POST", f"/users/{user}/servers/analysis", json={"cpus": 1, "walltime": "0:20"})
+    assert r.status_code in (201, 202), r.text
+
+    def named():
+        servers = hub.api("GET", f"/users/{user}").json()["servers"]
+        return servers.get("analysis", {}).get("ready") and servers["analysis"]
+
+    server = wait_for(named, timeout=90, what="named server")
+    job = server["state"]["job_id"]
+    line = hub.cluster.run("squeue", "-h", "-j", job, "-o", "%u %T %l")
+    assert line.split() == [user, "RUNNING", "20:00"]
+    assert not hub.server(user), "the default server is not started by a named one"
+    r = hub.api("DELETE", f"/users/{user}/servers/analysis")
+    assert r.status_code in (202, 204)
+    hub.cluster.wait_state(job, {"GONE", "CANCELLED", "COMPLETED"}, timeout=30)
+
+
 def test_scancel_from_outside_is_noticed(hub):
     user = USERS[1]
     assert hub.spawn(user).status_code in (201, 202)
