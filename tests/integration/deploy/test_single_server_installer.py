@@ -117,6 +117,19 @@ def postgres():
         shutil.rmtree(base, ignore_errors=True)
 
 
+def processes_under(prefix: Path) -> list[str]:
+    """Command lines of the running processes that mention ``prefix``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended meanwhile
+            continue
+        if str(prefix) in text:
+            found.append(text)
+    return found
+
+
 def psql(pg: dict, db: str, sql: str) -> str:
     return as_postgres(
         str(pg["bin"] / "psql"),
@@ -277,6 +290,8 @@ def test_hub_on_postgres_behind_nginx_tls(site, postgres):
     assert stop.returncode == 0, stop.stderr
     status = subprocess.run([services, "status"], capture_output=True, text=True, timeout=30)
     assert status.returncode == 3
+    # nothing the services started is left behind: not the proxy, not the idle culler
+    assert wait_for(lambda: not processes_under(prefix), timeout=15, what="no leftovers") is True
     # the documented upgrade step: a no-op on a current schema, but it must run
     upgrade = subprocess.run([services, "upgrade-db"], capture_output=True, text=True, timeout=180)
     assert upgrade.returncode == 0, upgrade.stderr[-3000:]
