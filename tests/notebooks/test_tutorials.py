@@ -59,6 +59,7 @@ def run_notebook(name: str, demo_data: Path, results_store: Path, workdir: Path)
         config=config,
         kernel_name="python3",
         timeout=CELL_TIMEOUT_S,
+        startup_timeout=120,  # a kernel start on 2 busy cores
         resources={"metadata": {"path": str(workdir)}},
     )
     client.execute(env=env, cwd=str(workdir))
