@@ -39,7 +39,7 @@ def cancel_orphaned_jobs(site: Mapping[str, Any]) -> list[tuple[str, str]]:
             if not job or not job.isdigit() or state.get("started"):
                 continue  # nothing submitted, or a running server that poll() re-attaches
             user = sp.user.name
-            prefix = shlex.split(slurm["exec_prefix"].format(username=user))
+            prefix = shlex.split(slurm["exec_prefix"].format(username=shlex.quote(user)))
             r = subprocess.run(
                 [*prefix, "scancel", "--name=rarehub-jupyter", job],
                 env=env,

@@ -470,7 +470,7 @@ class RareHubSlurmSpawner(SlurmSpawner):
     async def _slurm(self, command: str, input: str | None = None) -> str:
         subvars = self.get_req_subvars()
         subvars["job_id"] = self.job_id
-        prefix = self.exec_prefix.format(username=self.user.name)
+        prefix = self.exec_prefix.format(username=shlex.quote(self.user.name))
         env = {**self.get_env(), **self.slurm_environment}
         return await self.run_command(
             " ".join((prefix, command.format(**subvars))), input=input, env=env
