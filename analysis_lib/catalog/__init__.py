@@ -17,7 +17,7 @@ from .constants import QUALITIES, RUN_TYPES
 _LAZY = {
     "Catalog": ".store",
     "CatalogError": ".store",
-    "FORMATS_BY_SUFFIX": ".store",
+    "FORMATS_BY_SUFFIX": ".constants",
     "sha256_file": ".store",
     "read_runlist": ".runlists",
     "write_runlist": ".runlists",

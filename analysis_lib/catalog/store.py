@@ -32,24 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-from .constants import QUALITIES, RUN_TYPES
+from .constants import FORMATS_BY_SUFFIX, QUALITIES, RUN_TYPES
 
-FORMATS_BY_SUFFIX = {
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".h5": "hdf5",
-    ".hdf5": "hdf5",
-    ".root": "root",
-    ".csv": "csv",
-    ".arrow": "arrow",
-    ".feather": "arrow",
-    ".bin": "binary",
-    ".dat": "binary",
-    ".ksy": "format-description",
-    ".yaml": "yaml",
-    ".yml": "yaml",
-    ".json": "json",
-}
 SCHEMA_VERSION = 1
 _CHUNK_BYTES = 1 << 20
 

@@ -24,17 +24,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..catalog.constants import FORMATS_BY_SUFFIX
+
 LIBRARIES = ("np", "pd", "ak")
+# The formats this module reads as event tables, by suffix (the catalog's vocabulary).
 _FORMATS = {
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".h5": "hdf5",
-    ".hdf5": "hdf5",
-    ".root": "root",
-    ".csv": "csv",
-    ".arrow": "arrow",
-    ".feather": "arrow",
-    ".ipc": "arrow",
+    suffix: fmt
+    for suffix, fmt in FORMATS_BY_SUFFIX.items()
+    if fmt in ("parquet", "hdf5", "root", "csv", "arrow")
 }
 _OPS: dict[str, Callable[[np.ndarray, Any], np.ndarray]] = {
     "==": np.equal,
