@@ -12,12 +12,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .constants import QUALITIES, RUN_TYPES
+from .constants import FORMATS_BY_SUFFIX, QUALITIES, RUN_TYPES
 
 _LAZY = {
     "Catalog": ".store",
     "CatalogError": ".store",
-    "FORMATS_BY_SUFFIX": ".constants",
     "sha256_file": ".store",
     "read_runlist": ".runlists",
     "write_runlist": ".runlists",
@@ -25,7 +24,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from .runlists import read_runlist, write_runlist
-    from .store import FORMATS_BY_SUFFIX, Catalog, CatalogError, sha256_file
+    from .store import Catalog, CatalogError, sha256_file
 
 __all__ = [
     "FORMATS_BY_SUFFIX",
