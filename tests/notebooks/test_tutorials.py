@@ -250,3 +250,22 @@ def test_reproducible_results_trace_a_figure_and_freeze_a_verifiable_release(
     # … verifies here too (checksums only), and the tampered copy was caught by name
     assert verify(bundle, rerun=False, notebooks=False).ok
     assert res["tampered_problems"] == [["checksum", f"results/{res['result_file']}"]]
+
+
+def test_scale_out_runs_its_dask_workers_as_jobs_on_the_real_slurm(
+    demo_data, results_store, tmp_path, monkeypatch, slurm_cluster
+):
+    # the notebook's Slurm branch, on the one-node loopback Slurm of the test session
+    monkeypatch.setenv("RAREHUB_DASK_CLUSTER", "slurm")
+    monkeypatch.setenv("RAREHUB_SLURM_PARTITION", slurm_cluster.partition)
+    monkeypatch.setenv("RAREHUB_DASK_INTERFACE", "lo")
+    monkeypatch.setenv("SLURM_CONF", slurm_cluster.env["SLURM_CONF"])
+    store = tmp_path / "store"  # a fresh store: the workers must really make everything
+    nb, res = run_notebook("06-scale-out", demo_data, store, tmp_path)
+    assert_clean_and_plotted(nb)
+    assert res["cluster"] == "slurm"
+    assert res["scheduler"].startswith("tcp://127.0.0.1:")
+    assert res["failed"] == []
+    assert res["all_stored"] is True
+    assert sorted(res["runs"]) == [f"ge-demo-run{n:04d}" for n in (1, 2, 3, 4)]
+    assert all(Path(p["of_amplitudes"]).is_relative_to(store) for p in res["paths"].values())
