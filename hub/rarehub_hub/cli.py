@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--port",
         type=int,
         default=int(os.environ.get("RAREHUB_PORT", "8000")),
-        help="public port; the hub API uses PORT+1 and the proxy API PORT+2 (default 8000)",
+        help="public port; the hub API uses PORT+1, the proxy API PORT+2, the storage and "
+        "data-quality monitors PORT+3 and PORT+4 (default 8000)",
     )
     local.add_argument(
         "--proxy",

@@ -7,6 +7,7 @@ It only *sets* values ("config should never append or mutate, only set", TLJH).
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sys
 from dataclasses import dataclass
@@ -32,6 +33,10 @@ class LocalSite:
         The Python environment whose ``jupyterhub-singleuser`` the servers run.
     idle_timeout_s
         Servers idle for longer than this many seconds are stopped by the idle culler.
+    catalog
+        Catalog database (SQLite) the storage and data-quality monitors show, served as hub
+        services ``/services/storage-monitor/`` and ``/services/dq-monitor/`` (on 127.0.0.1,
+        ports ``port + 3`` and ``port + 4``) to every logged-in user; None: no monitors.
     """
 
     state_dir: Path
@@ -41,6 +46,7 @@ class LocalSite:
     password: str
     prefix: Path = Path(sys.prefix)
     idle_timeout_s: int = 3600
+    catalog: Path | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -122,14 +128,14 @@ def configure_local(c, site: LocalSite) -> None:
 
     c.Spawner.pre_spawn_hook = pre_spawn_hook
 
-    c.JupyterHub.load_roles = [
+    roles = [
         {
             "name": "idle-culler",
             "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
             "services": ["idle-culler"],
         }
     ]
-    c.JupyterHub.services = [
+    services = [
         {
             "name": "idle-culler",
             "command": [
@@ -140,3 +146,58 @@ def configure_local(c, site: LocalSite) -> None:
             ],
         }
     ]
+    if site.catalog is not None:
+        monitors = monitor_services(site, bin_dir)
+        services += monitors
+        # Every logged-in user may open the monitors (the default "user" role plus access).
+        access = [f"access:services!service={m['name']}" for m in monitors]
+        roles.append({"name": "user", "scopes": ["self", *access]})
+    c.JupyterHub.load_roles = roles
+    c.JupyterHub.services = services
+
+
+MONITORS = {"storage-monitor": ("storage", 3), "dq-monitor": ("dq", 4)}  # name: (app, port+)
+
+
+def monitor_services(site: LocalSite, bin_dir: Path) -> list[dict]:
+    """The storage and data-quality monitors as managed hub services behind the hub login.
+
+    Each runs ``rarehub monitor APP`` on 127.0.0.1 at ``site.port + offset`` with the hub's
+    OAuth login (:mod:`rarehub_hub.monitor_auth`); its ``/metrics`` stays on loopback.
+    """
+    auth_module = Path(__file__).with_name("monitor_auth.py")
+    public_host = f"{'127.0.0.1' if site.ip in ('', '0.0.0.0') else site.ip}:{site.port}"
+    # Signs the monitors' OAuth cookies; a new one per hub start only means a new login.
+    cookie_secret = secrets.token_hex(32)
+    services = []
+    for name, (app, offset) in MONITORS.items():
+        port = site.port + offset
+        prefix = f"/services/{name}"
+        services.append(
+            {
+                "name": name,
+                "url": f"http://127.0.0.1:{port}",
+                "command": [
+                    str(bin_dir / "rarehub"),
+                    "monitor",
+                    app,
+                    "--catalog",
+                    str(site.catalog),
+                    "--port",
+                    str(port),
+                    "--address",
+                    "127.0.0.1",
+                    "--prefix",
+                    prefix,
+                    "--allow-websocket-origin",
+                    public_host,
+                    "--auth-module",
+                    str(auth_module),
+                ],
+                "environment": {"BOKEH_COOKIE_SECRET": cookie_secret},
+                "oauth_no_confirm": True,
+                "oauth_redirect_uri": f"{prefix}/login",
+                "display": True,
+            }
+        )
+    return services

@@ -57,13 +57,26 @@ SCHEMA: dict[str, Any] = {
             "description": "Python environment the servers run (local; slurm runtime none)",
         },
         "idle_timeout_s": {"type": "integer", "minimum": 60, "default": 3600},
+        "monitors": {
+            "type": "object",
+            "additionalProperties": False,
+            "default": {},
+            "description": "storage and data-quality monitors as hub services "
+            "(/services/storage-monitor/, /services/dq-monitor/ on ports port+3, port+4)",
+            "properties": {
+                "catalog": {
+                    "type": "string",
+                    "description": "catalog database (SQLite) they show; absent: no monitors",
+                },
+            },
+        },
         "hub": {
             "type": "object",
             "additionalProperties": False,
             "default": {},
             "properties": {
                 "ip": {"type": "string", "default": "127.0.0.1"},
-                "port": {"type": "integer", "minimum": 1, "maximum": 65533, "default": 8000},
+                "port": {"type": "integer", "minimum": 1, "maximum": 65531, "default": 8000},
                 "proxy_command": {"type": "string", "default": "configurable-http-proxy"},
                 "api_ip": {
                     "type": "string",
@@ -233,6 +246,7 @@ def configure(c, site: Mapping[str, Any]) -> None:
         password=auth.get("shared_password", ""),
         prefix=Path(site["env_prefix"]),
         idle_timeout_s=site["idle_timeout_s"],
+        catalog=Path(site["monitors"]["catalog"]) if site["monitors"].get("catalog") else None,
     )
     configure_local(c, local)
     if auth["type"] == "pam":

@@ -77,6 +77,8 @@ def site_from_environment() -> dict:
                 "proxy_command": os.environ[ENV_PROXY],
             },
             "auth": {"type": "shared-password", "shared_password": os.environ[ENV_PASSWORD]},
+            # the demo data's catalog, shown by the storage and data-quality monitors
+            "monitors": {"catalog": str(Path(os.environ[ENV_STATE]) / "data" / "catalog.sqlite")},
         },
         source="rarehub-hub start-local",
     )

@@ -99,7 +99,7 @@ def execute(s: requests.Session, base: str, kernel_id: str, code: str) -> str:
 def platform(tmp_path_factory):
     state = tmp_path_factory.mktemp("state")
     log = state.parent / "platform.log"
-    port = free_port_block(3)
+    port = free_port_block(5)  # public, hub API, proxy API, two monitors
     base = f"http://127.0.0.1:{port}"
     info = {"proc": start_platform(state, port, log), "base": base, "state": state}
     info.update(log=log, port=port)
