@@ -67,7 +67,7 @@ def hub(tmp_path_factory):
             return r.status_code == 302  # the app itself answers (with its login redirect)
 
         wait_for(monitor_answers, timeout=120, what=f"storage monitor service (log {log})")
-        yield base
+        yield {"base": base, "port": port}
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the hub stops proxy and services
@@ -80,7 +80,7 @@ def hub(tmp_path_factory):
 
 @pytest.mark.parametrize("service", ["storage-monitor", "dq-monitor"])
 def test_without_login_a_monitor_sends_you_to_the_hub_login(hub, service):
-    url = f"{hub}/services/{service}/"
+    url = f"{hub['base']}/services/{service}/"
     wait_for(
         lambda: requests.get(url, allow_redirects=False, timeout=5).status_code == 302,
         timeout=120,
@@ -99,7 +99,17 @@ def test_without_login_a_monitor_sends_you_to_the_hub_login(hub, service):
     )
 
 
+def test_metrics_answer_on_loopback_without_login(hub):
+    """Prometheus scrapes the storage monitor directly on 127.0.0.1 (port + 3)."""
+    r = requests.get(
+        f"http://127.0.0.1:{hub['port'] + 3}/services/storage-monitor/metrics", timeout=30
+    )
+    assert r.status_code == 200
+    assert "# TYPE" in r.text
+
+
 def test_after_hub_login_the_storage_monitor_renders(hub, tmp_path):
+    hub = hub["base"]
     chromium = require_executable("chromium", "the monitor is checked in Debian's chromium")
     from playwright.sync_api import sync_playwright
 

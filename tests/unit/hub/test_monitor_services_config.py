@@ -1,0 +1,54 @@
+"""A site with a monitor catalog gets the two monitors as hub services every user may open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from traitlets.config import Config
+
+from rarehub_hub.site import configure, validate_site
+
+
+def site(tmp_path: Path, **extra) -> dict:
+    return validate_site(
+        {
+            "deployment": "local",
+            "state_dir": str(tmp_path),
+            "hub": {"port": 9000},
+            "auth": {"shared_password": "a-long-password"},
+            **extra,
+        }
+    )
+
+
+def test_monitors_are_services_behind_the_hub_login(tmp_path):
+    c = Config()
+    configure(c, site(tmp_path, monitors={"catalog": str(tmp_path / "catalog.sqlite")}))
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    assert set(services) == {"idle-culler", "storage-monitor", "dq-monitor"}
+    for name, app, port in [("storage-monitor", "storage", 9003), ("dq-monitor", "dq", 9004)]:
+        s = services[name]
+        assert s["url"] == f"http://127.0.0.1:{port}"
+        cmd = s["command"]
+        assert cmd[1:3] == ["monitor", app]
+        assert cmd[cmd.index("--prefix") + 1] == f"/services/{name}"
+        assert cmd[cmd.index("--address") + 1] == "127.0.0.1"
+        auth_module = Path(cmd[cmd.index("--auth-module") + 1])
+        assert auth_module.is_file()
+        assert auth_module.name == "monitor_auth.py"
+        assert s["oauth_redirect_uri"] == f"/services/{name}/login"
+        assert s["oauth_no_confirm"] is True
+        assert len(s["environment"]["BOKEH_COOKIE_SECRET"]) >= 32
+    user_role = next(r for r in c.JupyterHub.load_roles if r["name"] == "user")
+    assert set(user_role["scopes"]) == {
+        "self",
+        "access:services!service=storage-monitor",
+        "access:services!service=dq-monitor",
+    }
+
+
+def test_no_catalog_no_monitors(tmp_path):
+    c = Config()
+    configure(c, site(tmp_path))
+    assert [s["name"] for s in c.JupyterHub.services] == ["idle-culler"]
+    assert [r["name"] for r in c.JupyterHub.load_roles] == ["idle-culler"]
