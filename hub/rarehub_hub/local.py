@@ -37,6 +37,9 @@ class LocalSite:
         Catalog database (SQLite) the storage and data-quality monitors show, served as hub
         services ``/services/storage-monitor/`` and ``/services/dq-monitor/`` (on 127.0.0.1,
         ports ``port + 3`` and ``port + 4``) to every logged-in user; None: no monitors.
+    monitor_origins
+        ``HOST[:PORT]`` the users' browsers reach the hub at (the monitors' websocket checks
+        the page's origin); empty: ``ip:port``.
     """
 
     state_dir: Path
@@ -47,6 +50,7 @@ class LocalSite:
     prefix: Path = Path(sys.prefix)
     idle_timeout_s: int = 3600
     catalog: Path | None = None
+    monitor_origins: tuple[str, ...] = ()
 
     @property
     def data_dir(self) -> Path:
@@ -166,7 +170,9 @@ def monitor_services(site: LocalSite, bin_dir: Path) -> list[dict]:
     OAuth login (:mod:`rarehub_hub.monitor_auth`); its ``/metrics`` stays on loopback.
     """
     auth_module = Path(__file__).with_name("monitor_auth.py")
-    public_host = f"{'127.0.0.1' if site.ip in ('', '0.0.0.0') else site.ip}:{site.port}"
+    origins = site.monitor_origins or (
+        f"{'127.0.0.1' if site.ip in ('', '0.0.0.0') else site.ip}:{site.port}",
+    )
     # Signs the monitors' OAuth cookies; a new one per hub start only means a new login.
     cookie_secret = secrets.token_hex(32)
     services = []
@@ -189,10 +195,9 @@ def monitor_services(site: LocalSite, bin_dir: Path) -> list[dict]:
                     "127.0.0.1",
                     "--prefix",
                     prefix,
-                    "--allow-websocket-origin",
-                    public_host,
                     "--auth-module",
                     str(auth_module),
+                    *(a for origin in origins for a in ("--allow-websocket-origin", origin)),
                 ],
                 "environment": {"BOKEH_COOKIE_SECRET": cookie_secret},
                 "oauth_no_confirm": True,

@@ -68,6 +68,12 @@ SCHEMA: dict[str, Any] = {
                     "type": "string",
                     "description": "catalog database (SQLite) they show; absent: no monitors",
                 },
+                "websocket_origins": {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": "^[^/\\s]+$"},
+                    "description": "HOST[:PORT] users' browsers reach the hub at, e.g. "
+                    "hub.example.org (default: hub.ip:hub.port)",
+                },
             },
         },
         "hub": {
@@ -247,6 +253,7 @@ def configure(c, site: Mapping[str, Any]) -> None:
         prefix=Path(site["env_prefix"]),
         idle_timeout_s=site["idle_timeout_s"],
         catalog=Path(site["monitors"]["catalog"]) if site["monitors"].get("catalog") else None,
+        monitor_origins=tuple(site["monitors"].get("websocket_origins", ())),
     )
     configure_local(c, local)
     if auth["type"] == "pam":

@@ -38,6 +38,7 @@ def test_monitors_are_services_behind_the_hub_login(tmp_path):
         assert auth_module.name == "monitor_auth.py"
         assert s["oauth_redirect_uri"] == f"/services/{name}/login"
         assert s["oauth_no_confirm"] is True
+        assert cmd[cmd.index("--allow-websocket-origin") + 1] == "127.0.0.1:9000"
         assert len(s["environment"]["BOKEH_COOKIE_SECRET"]) >= 32
     user_role = next(r for r in c.JupyterHub.load_roles if r["name"] == "user")
     assert set(user_role["scopes"]) == {
@@ -52,3 +53,13 @@ def test_no_catalog_no_monitors(tmp_path):
     configure(c, site(tmp_path))
     assert [s["name"] for s in c.JupyterHub.services] == ["idle-culler"]
     assert [r["name"] for r in c.JupyterHub.load_roles] == ["idle-culler"]
+
+
+def test_monitors_accept_the_websocket_origins_the_site_names(tmp_path):
+    c = Config()
+    monitors = {"catalog": "/data/catalog.sqlite", "websocket_origins": ["hub.example.org"]}
+    configure(c, site(tmp_path, monitors=monitors))
+    for s in c.JupyterHub.services[1:]:
+        cmd = s["command"]
+        assert cmd[cmd.index("--allow-websocket-origin") + 1] == "hub.example.org"
+        assert cmd.count("--allow-websocket-origin") == 1
