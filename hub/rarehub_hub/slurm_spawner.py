@@ -170,20 +170,28 @@ def parse_squeue(text: str) -> dict[str, JobInfo]:
     return jobs
 
 
+#: Variables JupyterHub keeps from the hub's environment that describe the host, not the image.
+HOST_ONLY_ENV = frozenset(
+    {"PATH", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_ROOT", "CONDA_DEFAULT_ENV", "LD_LIBRARY_PATH"}
+)
+
+
 def runtime_prefix(
     runtime: str,
     image: str,
     binds: list[Mapping[str, str]],
     env_names: list[str],
     home: str,
+    user: str = "",
 ) -> list[str]:
     """The command words that run the server inside the image.
 
     ``runtime`` ``none`` runs from a shared environment (no prefix); ``apptainer`` uses
     ``apptainer exec --bind SRC:DST[:ro] … IMAGE.sif``; ``podman`` uses a rootless
-    ``podman run`` on the host network, read-only, as the job's own UID, with the home and the
-    binds mounted and the environment variables ``env_names`` passed by name (values never
-    appear on the command line).
+    ``podman run`` on the host network, read-only, as the job's own UID (``user`` ``UID:GID``
+    overrides the image's ``USER``), with the home and the binds mounted and the environment
+    variables ``env_names`` passed by name (values never appear on the command line), except
+    the host's search paths (``PATH``, ``PYTHONPATH`` …) which would point outside the image.
     """
     if runtime == "none":
         return []
@@ -204,6 +212,10 @@ def runtime_prefix(
             "--userns=keep-id",
             "--network=host",
             "--read-only",
+            # The hub watches the server; without systemd podman cannot time health checks.
+            "--no-healthcheck",
+            *([f"--user={user}"] if user else []),
+            f"--env=HOME={home}",
             "--volume",
             f"{home}:{home}",
             "--workdir",
@@ -212,7 +224,8 @@ def runtime_prefix(
         for m in mounts:
             words += ["--volume", m]
         for name in env_names:
-            words += ["--env", name]
+            if name not in HOST_ONLY_ENV:
+                words += ["--env", name]
         return [*words, image]
     raise ValueError(f"unknown container runtime {runtime!r}: use none, apptainer or podman")
 
@@ -379,9 +392,15 @@ class RareHubSlurmSpawner(SlurmSpawner):
 
     def server_command(self, opts: Mapping[str, object], env_names: list[str]) -> list[str]:
         """The words that start the server inside the job."""
-        home = pwd.getpwnam(self.user.name).pw_dir
+        pw = pwd.getpwnam(self.user.name)
+        home = pw.pw_dir
         prefix = runtime_prefix(
-            self.runtime, self.image_for(str(opts["image"])), self.binds, env_names, home
+            self.runtime,
+            self.image_for(str(opts["image"])),
+            self.binds,
+            env_names,
+            home,
+            user=f"{pw.pw_uid}:{pw.pw_gid}",
         )
         python = f"{self.env_prefix}/bin/python" if self.runtime == "none" else "python3"
         single = f"{self.env_prefix}/bin/{self.cmd[0]}" if self.runtime == "none" else self.cmd[0]

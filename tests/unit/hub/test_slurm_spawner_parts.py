@@ -48,6 +48,11 @@ def test_podman_prefix_runs_rootless_read_only_with_env_by_name():
     assert words[words.index("--env") + 1] == "JUPYTERHUB_API_TOKEN"  # value never on argv
     assert "/data:/data:ro" in words
     assert words[-1] == "localhost/rarehub:1.0"
+    # The job's own UID over the image's USER; the host's PATH/PYTHONPATH stay outside.
+    words = runtime_prefix("podman", "img", [], ["PATH", "PYTHONPATH", "X"], "/h", user="7:8")
+    assert "--user=7:8" in words
+    assert [words[i + 1] for i, w in enumerate(words) if w == "--env"] == ["X"]
+    assert "--env=HOME=/h" in words
     assert runtime_prefix("none", "", BINDS, [], "/h") == []
     with pytest.raises(ValueError, match="unknown container runtime 'docker'"):
         runtime_prefix("docker", "", [], [], "/h")
