@@ -186,7 +186,7 @@ def test_a_slip_in_a_code_docstring_is_shown_verbatim_and_named_not_fatal(tmp_pa
             "-D",
             "rarehub_api=0",
             "-D",
-            "rarehub_lenient_prefixes=sloppy_room",
+            "rarehub_lenient_prefixes=sloppy_room,analysis_lib,rarehub_hub",
             str(tmp_path / "docs"),
             str(tmp_path / "out"),
             "-d",
