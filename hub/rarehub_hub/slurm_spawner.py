@@ -23,6 +23,7 @@ import os
 import pwd
 import shlex
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -442,7 +443,22 @@ class RareHubSlurmSpawner(SlurmSpawner):
         for name, value in sorted(self.job_environment.items()):
             lines.append(f"export {name}={q(str(value))}")
         lines.append(f'echo "rarehub: job $SLURM_JOB_ID on $(hostname -s), {opts["profile"]}"')
-        lines.append(shlex.join(self.server_command(opts, env_names)))
+        command = self.server_command(opts, env_names)
+        if self.runtime != "podman":
+            lines.append(shlex.join(command))
+            return "\n".join(lines) + "\n"
+        # conmon leaves the job's process tree, so Slurm's SIGTERM ends `podman run` but not
+        # the container: stop it by its cidfile when the script ends (scancel, walltime).
+        # A short --time: Slurm sends SIGKILL KillWait (default 30 s) after SIGTERM.
+        cid = f"{home}/.rarehub-podman-{uuid.uuid4().hex}.cid"
+        lines += [
+            f"cid={q(cid)}",
+            "trap 'exit 143' TERM INT",
+            'trap \'podman stop --time 3 --cidfile "$cid" >/dev/null 2>&1 || true; '
+            'podman rm --force --cidfile "$cid" >/dev/null 2>&1 || true; rm -f "$cid"\' EXIT',
+            shlex.join([*command[:2], f"--cidfile={cid}", *command[2:]]) + " &",
+            "wait $!",
+        ]
         return "\n".join(lines) + "\n"
 
     # ---- Slurm state --------------------------------------------------------------------

@@ -241,4 +241,6 @@ def test_rest_spawn_runs_the_server_inside_the_image_with_podman(podman_hub):
     r = requests.delete(f"{api}/server", headers=auth(), timeout=30)
     assert r.status_code in (202, 204)
     cluster.wait_state(job, {"GONE", "CANCELLED", "COMPLETED"}, timeout=60)
+    # conmon outlives the job's process tree: the job script stops the container itself.
+    wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=30, what="the container stopped")
     print(f"image load {podman_hub['load_s']:.1f} s, spawn into the image {spawn_s:.1f} s")
