@@ -4,8 +4,8 @@ Each room of the library that has commands keeps them in its own ``cli.py`` with
 ``register(subparsers)`` function; this module only assembles them. Handlers import
 their heavy dependencies lazily so that ``rarehub --help`` stays fast.
 
-Examples
---------
+Examples::
+
     rarehub demo --size tiny --out ./demo-data   # generate the demo experiments
     rarehub --version
 """

@@ -1,7 +1,7 @@
 """``rarehub monitor``: serve the Panel apps (event browser, data quality, storage).
 
-Examples
---------
+Examples::
+
     rarehub monitor storage --catalog demo-data/catalog.sqlite --port 5006
     rarehub monitor dq --catalog demo-data/catalog.sqlite --port 5007 \\
         --prefix /services/dq-monitor --allow-websocket-origin hub.example.org

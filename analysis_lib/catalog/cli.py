@@ -1,7 +1,7 @@
 """``rarehub catalog``: scan, add, flag, list, query, show and verify a catalog.
 
-Examples
---------
+Examples::
+
     rarehub catalog --db data/catalog.sqlite list runs
     rarehub catalog --db data/catalog.sqlite query --detector ge1 --run-type physics \\
         --quality good --start 2026-01-01 --end 2026-02-01 --out good-runs.yaml

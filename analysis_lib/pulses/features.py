@@ -5,16 +5,16 @@ the baseline line ``b0 + b1·t`` is the least-squares fit to the pre-trigger sam
 ``[0, pretrigger_samples)``. Threshold crossings are interpolated linearly between
 samples, so rise and fall times are sub-sample.
 
-Feature columns (``compute_features`` returns them as a dict of arrays):
+Feature columns (``compute_features`` returns them as a dict of arrays)::
 
-``baseline_mean``      mean of the pre-trigger samples (trace units)
-``baseline_slope_per_s`` slope of the pre-trigger line fit (trace units / s)
-``peak_amplitude``     maximum of ``y`` after the pre-trigger region
-``peak_time_s``        time of that maximum from the trace start
-``integral``           ``Σ y · dt`` from the pre-trigger end to the trace end (units·s)
-``rise_time_s``        10 % → 90 % of the peak on the leading edge
-``fall_time_s``        peak → first crossing below peak/e after it (≈ the fall constant
-                       for a two-exponential pulse with rise ≪ fall)
+    ``baseline_mean``      mean of the pre-trigger samples (trace units)
+    ``baseline_slope_per_s`` slope of the pre-trigger line fit (trace units / s)
+    ``peak_amplitude``     maximum of ``y`` after the pre-trigger region
+    ``peak_time_s``        time of that maximum from the trace start
+    ``integral``           ``Σ y · dt`` from the pre-trigger end to the trace end (units·s)
+    ``rise_time_s``        10 % → 90 % of the peak on the leading edge
+    ``fall_time_s``        peak → first crossing below peak/e after it (≈ the fall constant
+                           for a two-exponential pulse with rise ≪ fall)
 """
 
 from __future__ import annotations

@@ -4,11 +4,11 @@ Derivation (Golwala, PhD thesis, UC Berkeley 2000, App. B "Optimal filtering"; t
 algebra is in QETpy's ``OptimumFilter`` documentation and in Gatti & Manfredi 1986,
 Riv. Nuovo Cim. 9, 1). A trace ``v`` is modelled as ``A·s(t − t0) + n`` with stationary
 Gaussian noise ``n`` of two-sided PSD ``S2(f)``. In the DFT basis the noise is diagonal,
-so the χ² of the model is
+so the χ² of the model is::
 
     χ²(A, t0) = Σ_k |V_k − A e^{−2πi f_k t0} S_k|² / (N fs S2_k)            (sum over all k)
 
-Minimising over ``A`` at fixed ``t0`` gives
+Minimising over ``A`` at fixed ``t0`` gives::
 
     A(t0) = Re Σ_k S_k* V_k e^{+2πi f_k t0} / (N fs S2_k) / norm,
     norm  = Σ_k |S_k|² / (N fs S2_k),           σ_A = 1 / sqrt(norm),

@@ -1,7 +1,7 @@
 """``rarehub process``: run the processing pipeline over catalog runs.
 
-Examples
---------
+Examples::
+
     rarehub process --catalog demo/catalog.sqlite --dataset ge-demo --storage results
     rarehub process --catalog demo/catalog.sqlite --dataset ge-demo --run 2 --run 3 \\
         --target of_amplitudes --option of_amplitudes.window_us=50

@@ -1,4 +1,4 @@
-"""Turn catalog runs into :class:`RunInput`s: raw files, their checksums, companion runs."""
+"""Turn catalog runs into :class:`RunInput` objects: raw files, their checksums, companion runs."""
 
 from __future__ import annotations
 
