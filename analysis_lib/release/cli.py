@@ -4,8 +4,10 @@ Examples
 --------
     rarehub release freeze --spec release.yaml --out releases/ge-2026-v1
     rarehub release verify releases/ge-2026-v1
+    rarehub release verify releases/ge-2026-v1 --in-image            # the recorded image
+    rarehub release verify releases/ge-2026-v1 --in-image localhost/rarehub:1.0 --user 5000:5000
     rarehub release verify releases/ge-2026-v1 --container "podman run --rm \\
-        -v {bundle}:{bundle} -v {out}:{out} localhost/rarehub:1.0"
+        -v {bundle}:{bundle}:ro -v {out}:{out} {image}"
 
 The spec file (YAML) has the fields of :class:`analysis_lib.release.bundle.ReleaseSpec`;
 paths in it are relative to the spec file.
@@ -47,12 +49,18 @@ def run_freeze(args: argparse.Namespace) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> None:
-    from .verify import verify
+    from .verify import podman_prefix, verify
 
+    if args.container and args.in_image is not None:
+        raise SystemExit("rarehub release verify: give --container or --in-image, not both")
     container = shlex.split(args.container) if args.container else None
+    if args.in_image is not None:
+        container = podman_prefix(args.in_image or "{image}", user=args.user, network=args.network)
     report = verify(
         args.bundle, rerun=not args.no_rerun, notebooks=not args.no_notebooks, container=container
     )
+    if args.verbose and report.rerun_output:
+        print("re-run output:\n" + report.rerun_output.rstrip())
     for p in report.problems:
         print(p)
     print(
@@ -80,6 +88,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--no-notebooks", action="store_true", help="skip notebook re-execution")
     v.add_argument(
         "--container",
-        help="command prefix running the re-run inside the image ({bundle}, {out} substituted)",
+        help="command prefix running the re-run inside the image "
+        "({bundle}, {out}, {image} substituted)",
     )
+    v.add_argument(
+        "--in-image",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="IMAGE",
+        help="re-run inside the image with podman (read-only root and bundle, no network); "
+        "default: the image recorded in the bundle",
+    )
+    v.add_argument("--user", help="UID:GID in the image (--in-image; default: yours)")
+    v.add_argument("--network", default="none", help="podman network for --in-image (none, host)")
+    v.add_argument("--verbose", action="store_true", help="print what the re-run printed")
     v.set_defaults(func=run_verify)

@@ -3,13 +3,16 @@
 Every difference is reported by name: the file whose checksum changed, the result and
 column whose numbers differ (with the largest difference and the tolerance), the notebook
 cell whose output changed. Re-runs happen in a scratch copy of the bundle, locally or
-inside the release image when a container command prefix is given (e.g.
-``["podman", "run", "--rm", "-v", "{bundle}:{bundle}", "-v", "{out}:{out}", IMAGE]``).
+inside the release image when a container command prefix is given: :func:`podman_prefix`
+builds one (the bundle copy bound read-only, an output folder writable, no network, a
+read-only root, a chosen UID); ``{bundle}``, ``{out}`` and ``{image}`` (the image reference
+recorded in the bundle) are substituted in it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +25,7 @@ import pandas as pd
 
 from .bundle import MANIFEST, MANIFEST_DIGEST, sha256_file
 
-__all__ = ["Problem", "VerifyReport", "compare_results", "verify"]
+__all__ = ["Problem", "VerifyReport", "compare_results", "podman_prefix", "verify"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class VerifyReport:
     checked_files: int = 0
     compared_results: int = 0
     executed_notebooks: int = 0
+    #: What the pipeline re-run printed (stdout), e.g. the environment it ran in.
+    rerun_output: str = ""
 
     @property
     def ok(self) -> bool:
@@ -159,6 +164,61 @@ def _cell_outputs(nb: dict) -> list[str]:
     return out
 
 
+def podman_prefix(
+    image: str = "{image}",
+    *,
+    user: str | None = None,
+    network: str = "none",
+    engine: str = "podman",
+) -> list[str]:
+    """A container command prefix for :func:`verify` that runs the re-run inside ``image``.
+
+    The bundle copy is bound read-only at its own path and is the working directory, the
+    output folder is bound writable, the root file system is read-only (``/tmp`` is a tmpfs
+    and HOME), there is no network unless ``network`` says otherwise ("host"), and the
+    processes run as ``user`` ("UID:GID"; default: the caller's), which need not exist in
+    the image.
+
+    Parameters
+    ----------
+    image : str
+        The image reference; ``"{image}"`` (default) is the reference recorded in the bundle.
+    user : str, optional
+        ``UID:GID`` in the container; default: the caller's.
+    network : str
+        The podman network: ``none`` (default) or ``host``.
+    engine : str
+        The container command (``podman``; ``docker`` takes the same options).
+
+    Returns
+    -------
+    list of str
+        The prefix, with ``{bundle}``, ``{out}`` and ``{image}`` left for :func:`verify`.
+    """
+    user = user or f"{os.getuid()}:{os.getgid()}"
+    return [
+        engine,
+        "run",
+        "--rm",
+        "--read-only",
+        "--no-healthcheck",
+        f"--network={network}",
+        f"--user={user}",
+        "--env=HOME=/tmp",
+        "--volume={bundle}:{bundle}:ro",
+        "--volume={out}:{out}",
+        "--workdir={bundle}",
+        image,
+    ]
+
+
+def _open_for_container(work: Path, out: Path) -> None:
+    """Let a container UID that is not ours read the bundle copy and write the outputs."""
+    for p in [work, *work.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    out.chmod(0o777)
+
+
 def _expand(argv: list[str], **values: str) -> list[str]:
     return [a.format(**values) for a in argv]
 
@@ -178,8 +238,9 @@ def verify(
     rerun, notebooks : bool
         Re-run the pipeline command / re-execute the notebooks and compare.
     container : list of str, optional
-        A command prefix that runs what follows inside the release image; ``{bundle}`` and
-        ``{out}`` are substituted. None: run in the current environment.
+        A command prefix that runs what follows inside the release image (see
+        :func:`podman_prefix`); ``{bundle}``, ``{out}`` and ``{image}`` are substituted.
+        None: run in the current environment.
     """
     bundle = Path(bundle).resolve()
     report = VerifyReport(bundle)
@@ -201,7 +262,17 @@ def verify(
         out = Path(tmp) / "out"
         out.mkdir()
         python = "python" if container else sys.executable
-        prefix = _expand(container or [], bundle=str(work), out=str(out), python=python)
+        if container:
+            _open_for_container(work, out)
+        image = (release.get("image") or {}).get("reference") or ""
+        if container and "{image}" in container and not image:
+            report.problems.append(
+                Problem("rerun", "release.json", "no image reference recorded: give the image")
+            )
+            return report
+        prefix = _expand(
+            container or [], bundle=str(work), out=str(out), python=python, image=image
+        )
         if rerun and release.get("rerun"):
             argv = prefix + _expand(release["rerun"], bundle=str(work), out=str(out), python=python)
             r = subprocess.run(
@@ -216,6 +287,7 @@ def verify(
                     )
                 )
             else:
+                report.rerun_output = r.stdout
                 for name in release.get("results", []):
                     new = out / name
                     if not new.is_file():
