@@ -4,7 +4,7 @@ byte anywhere and check that verify names what changed.
 The "pipeline" here is a small script shipped in the bundle that turns event energies into
 an exclusion curve with analysis_lib (physics + stats) and writes the result with its
 lineage; the notebook reads the result and prints numbers. Both re-run in the current
-environment (the image variant, ``--container``, is the same code path with a prefix).
+environment (the image variant, ``--in-image``, is tested in tests/images).
 """
 
 from __future__ import annotations
