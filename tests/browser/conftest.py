@@ -18,16 +18,8 @@ import pytest
 import requests
 
 from analysis_lib.apps.sample import make_sample_catalog
-from rarehub_testing import free_port_block, require_executable, wait_for
+from rarehub_testing import CHROMIUM_ARGS, free_port_block, require_executable, wait_for
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PAGE_TIMEOUT_MS = 60_000  # 2 shared cores: a cold Bokeh page takes ~10 s here
 
 

@@ -13,6 +13,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Headless Debian Chromium for every browser test (never `playwright install`). Without the
+# background-networking flags Chromium keeps trying to reach the outside network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def free_port_block(n: int = 1) -> int:

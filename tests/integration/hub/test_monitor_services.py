@@ -19,18 +19,10 @@ import pytest
 import requests
 
 from analysis_lib.apps.sample import make_sample_catalog
-from rarehub_testing import REPO, free_port_block, require_executable, wait_for
+from rarehub_testing import CHROMIUM_ARGS, REPO, free_port_block, require_executable, wait_for
 
 USER = "alice"
 PASSWORD = "monitor-test-password"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def chp() -> str:

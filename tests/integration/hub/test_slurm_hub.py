@@ -23,7 +23,7 @@ import requests
 import slurm
 import yaml
 
-from rarehub_testing import REPO, free_port_block, require_executable, wait_for
+from rarehub_testing import CHROMIUM_ARGS, REPO, free_port_block, require_executable, wait_for
 
 PASSWORD = "slurm-test-password"
 USERS = ["rarehub-t1", "rarehub-t2", "rarehub-t3", "rarehub-t4"]
@@ -322,16 +322,6 @@ def test_cancel_a_queued_spawn_shows_reason_then_cancels(hub):
         assert cluster.wait_state(job, {"GONE", "CANCELLED"}, timeout=30)
     finally:
         cluster.scancel(blocker)
-
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
