@@ -40,6 +40,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..io.atomic import atomic_path
+
 __all__ = ["BeamArchive", "Gap", "to_time_ns"]
 
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -103,16 +105,9 @@ def _date_of(time_ns: int) -> str:
 
 
 def _atomic_write(table: pa.Table, folder: Path, name: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
-    tmp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
-    try:
+    with atomic_path(target, durable=True) as tmp:  # a live archive: fsync before rename
         pq.write_table(table, tmp, compression="zstd")
-        with open(tmp, "rb+") as fh:  # data on disk before the name points at it
-            os.fsync(fh.fileno())
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 

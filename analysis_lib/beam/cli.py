@@ -76,12 +76,13 @@ def run_query(args: argparse.Namespace) -> None:
     if args.out is None:
         df.to_csv(sys.stdout, index=False)
         return
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    if args.out.suffix == ".parquet":
-        df.to_parquet(tmp, index=False)
-    else:
-        df.to_csv(tmp, index=False)
-    tmp.replace(args.out)
+    from ..io.atomic import atomic_path
+
+    with atomic_path(args.out) as tmp:  # no half-written export if interrupted
+        if args.out.suffix == ".parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False)
     print(f"wrote {len(df)} rows to {args.out}")
 
 

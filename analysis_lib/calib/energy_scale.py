@@ -16,8 +16,6 @@ field.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.atomic import atomic_write_text
 from .lines import LineFit
 
 __all__ = ["Calibration", "EnergyScale", "fit_energy_scale", "load_calibration"]
@@ -173,16 +172,7 @@ class Calibration:
                     f"{path} holds version {old.get('version')!r}; "
                     f"write version {self.version!r} under a new name"
                 )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.to_dict(), f, indent=2, sort_keys=True)
-            Path(tmp).replace(path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=True))
 
 
 def load_calibration(path: str | Path) -> Calibration:

@@ -17,12 +17,12 @@ YAML::
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
+from ..io.atomic import atomic_write_text
 from .store import CatalogError
 
 REQUIRED = ("dataset", "run_number")
@@ -89,16 +89,8 @@ def write_runlist(runs: pd.DataFrame, path: str | os.PathLike) -> Path:
         if c in runs:
             out[c] = runs[c].map(lambda t: None if pd.isna(t) else t.isoformat())
     out["run_number"] = out["run_number"].astype(int)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            if kind == "csv":
-                out.to_csv(f, index=False)
-            else:
-                yaml.safe_dump({"runs": out.to_dict(orient="records")}, f, sort_keys=False)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    if kind == "csv":
+        text = out.to_csv(index=False)
+    else:
+        text = yaml.safe_dump({"runs": out.to_dict(orient="records")}, sort_keys=False)
+    return atomic_write_text(path, text)

@@ -10,15 +10,15 @@ text. A :class:`CutFlow` applies cuts in order and tabulates how many events sur
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ..io.atomic import atomic_write_text
 
 __all__ = ["Cut", "CutFlow", "load_cutflow"]
 
@@ -144,16 +144,7 @@ class CutFlow:
         doc = self.to_dict()
         if table is not None:
             doc["table"] = json.loads(table.to_json(orient="records"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(doc, f, indent=2)
-            Path(tmp).replace(path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write_text(path, json.dumps(doc, indent=2))
 
 
 def load_cutflow(path: str | Path) -> CutFlow:

@@ -43,6 +43,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from .atomic import atomic_path
+
 PRIMITIVES = {
     "u1": "u1",
     "u2": "u2",
@@ -744,22 +746,15 @@ def write_records(
         rdt, fmt, fmt.types[fmt.records.base] if fmt.records.kind == "user" else [fmt.records]
     )
     blocks = [records] if isinstance(records, np.ndarray) else records
-    tmp = path.with_name(f".{path.name}.tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with open(tmp, "wb") as out:
-            out.write(hrec.tobytes())
-            for block in blocks:
-                if block.dtype != rdt:
-                    block = block.astype(rdt)
-                for fpath, want, _ in contents:
-                    col = block
-                    for p in fpath[:-1]:
-                        col = col[p]
-                    col[fpath[-1]] = np.frombuffer(want, dtype=col.dtype[fpath[-1]])[0]
-                out.write(block.tobytes())
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as out:
+        out.write(hrec.tobytes())
+        for block in blocks:
+            if block.dtype != rdt:
+                block = block.astype(rdt)
+            for fpath, want, _ in contents:
+                col = block
+                for p in fpath[:-1]:
+                    col = col[p]
+                col[fpath[-1]] = np.frombuffer(want, dtype=col.dtype[fpath[-1]])[0]
+            out.write(block.tobytes())
     return path

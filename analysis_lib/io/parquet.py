@@ -7,7 +7,6 @@ complete, so a crash or an exception never leaves a half-written result behind.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from .atomic import AtomicWriter
 
 
 def _to_arrow(data: Any) -> pa.Table:
@@ -50,7 +51,7 @@ def _with_metadata(schema: pa.Schema, metadata: Mapping[str, str] | None) -> pa.
     return schema.with_metadata(merged)
 
 
-class ParquetWriter:
+class ParquetWriter(AtomicWriter):
     """Write a Parquet file chunk by chunk; it appears at ``path`` only on a clean close.
 
     Examples
@@ -67,13 +68,7 @@ class ParquetWriter:
         metadata: Mapping[str, str] | None = None,
         compression: str = "zstd",
     ):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-        )
-        os.close(fd)
-        self._tmp = Path(tmp)
+        super().__init__(path)
         self._metadata = metadata
         self._compression = compression
         self._writer: pq.ParquetWriter | None = None
@@ -84,7 +79,7 @@ class ParquetWriter:
         table = _to_arrow(data)
         if self._writer is None:
             schema = _with_metadata(table.schema, self._metadata)
-            self._writer = pq.ParquetWriter(self._tmp, schema, compression=self._compression)
+            self._writer = pq.ParquetWriter(self.tmp, schema, compression=self._compression)
         elif table.schema.remove_metadata() != self._writer.schema.remove_metadata():
             raise ValueError(
                 f"{self.path}: chunk schema {table.schema.remove_metadata()} differs from the"
@@ -93,28 +88,14 @@ class ParquetWriter:
         self._writer.write_table(table.replace_schema_metadata(self._writer.schema.metadata))
         self.rows += table.num_rows
 
-    def close(self) -> Path:
-        """Finish the file and move it into place."""
+    def _finish(self) -> None:
         if self._writer is None:
             raise ValueError(f"{self.path}: nothing was written")
         self._writer.close()
-        self._tmp.replace(self.path)
-        return self.path
 
-    def abort(self) -> None:
-        """Discard everything written so far."""
+    def _discard(self) -> None:
         if self._writer is not None:
             self._writer.close()
-        self._tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> ParquetWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def write_parquet(

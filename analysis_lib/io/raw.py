@@ -22,7 +22,6 @@ never sees a half-written raw file.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,8 @@ from typing import Any
 import h5py
 import hdf5plugin
 import numpy as np
+
+from .atomic import AtomicWriter
 
 FORMAT = "rarehub-raw"
 VERSION = 1
@@ -50,7 +51,7 @@ def _filter(compression: str) -> Mapping[str, Any]:
     raise RawFormatError(f"compression {compression!r} not in {COMPRESSIONS}")
 
 
-class RawWriter:
+class RawWriter(AtomicWriter):
     """Write triggered events and/or a continuous stream to a raw HDF5 file, atomically.
 
     Parameters
@@ -86,8 +87,7 @@ class RawWriter:
         stream_chunk: int = 1 << 16,
         dtype: Any = np.int16,
     ):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(path)  # for messages; the file is created below
         if sample_rate_Hz <= 0:
             raise RawFormatError(f"{self.path}: sample_rate_Hz must be > 0, got {sample_rate_Hz}")
         self.channels = list(channels)
@@ -98,24 +98,25 @@ class RawWriter:
         if self.dtype.kind not in "iu":
             raise RawFormatError(f"{self.path}: raw samples must be integers, got {self.dtype}")
         self._filter = _filter(compression)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-        )
-        os.close(fd)
-        self._tmp = Path(tmp)
-        self._h5 = h5py.File(self._tmp, "w")
-        a = self._h5.attrs
-        a["format"] = FORMAT
-        a["version"] = VERSION
-        a["sample_rate_Hz"] = float(sample_rate_Hz)
-        a["channels"] = np.array(self.channels, dtype=h5py.string_dtype())
-        a["compression"] = compression
-        for k, v in (attrs or {}).items():
-            a[k] = v
-        self._event_dtype = np.dtype(
-            [("event", "i8"), ("time_ns", "i8")]
-            + [(k, np.dtype(v)) for k, v in (event_fields or {}).items()]
-        )
+        super().__init__(path)  # validated: now create the temporary file
+        self._h5: h5py.File | None = None
+        try:
+            self._h5 = h5py.File(self.tmp, "w")
+            a = self._h5.attrs
+            a["format"] = FORMAT
+            a["version"] = VERSION
+            a["sample_rate_Hz"] = float(sample_rate_Hz)
+            a["channels"] = np.array(self.channels, dtype=h5py.string_dtype())
+            a["compression"] = compression
+            for k, v in (attrs or {}).items():
+                a[k] = v
+            self._event_dtype = np.dtype(
+                [("event", "i8"), ("time_ns", "i8")]
+                + [(k, np.dtype(v)) for k, v in (event_fields or {}).items()]
+            )
+        except BaseException:
+            self.abort()  # e.g. an attribute HDF5 cannot store: no file left behind
+            raise
         self._stream_chunk = int(stream_chunk)
         self.n_events = 0
         self.n_stream = 0
@@ -192,25 +193,12 @@ class RawWriter:
         ds[:, self.n_stream :] = block.astype(self.dtype, copy=False)
         self.n_stream += block.shape[1]
 
-    def close(self) -> Path:
-        """Finish the file and move it into place."""
+    def _finish(self) -> None:
         self._h5.close()
-        self._tmp.replace(self.path)
-        return self.path
 
-    def abort(self) -> None:
-        """Discard the partial file."""
-        self._h5.close()
-        self._tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> RawWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
+    def _discard(self) -> None:
+        if self._h5 is not None:
+            self._h5.close()
 
 
 class RawFile:

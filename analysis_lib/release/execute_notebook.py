@@ -24,9 +24,10 @@ def main(argv: list[str] | None = None) -> None:
     NotebookClient(
         nb, timeout=a.timeout, kernel_name="python3", resources={"metadata": {"path": cwd}}
     ).execute()
-    tmp = a.out.with_name(a.out.name + ".tmp")
-    nbformat.write(nb, tmp)
-    tmp.replace(a.out)
+    from analysis_lib.io.atomic import atomic_path
+
+    with atomic_path(a.out) as tmp:
+        nbformat.write(nb, tmp)
 
 
 if __name__ == "__main__":

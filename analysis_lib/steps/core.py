@@ -42,7 +42,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +49,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+
+from ..io.atomic import atomic_write_text
 
 __all__ = [
     "LINEAGE_SCHEMA",
@@ -226,17 +227,6 @@ class RunInput:
             )
         if not self.files:
             raise PipelineError(f"run {self.run_id} has no files: nothing to process")
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def lineage_hash(lineage: Mapping) -> str:
@@ -552,7 +542,7 @@ class Pipeline:
             "lineage": self.lineage(name, run),
             "chunk_rows": chunk_rows,
         }
-        _atomic_write_text(
+        atomic_write_text(
             self.path(name, run).with_suffix(".lineage.json"),
             json.dumps(doc, indent=1, sort_keys=True, default=str),
         )
