@@ -20,6 +20,7 @@ from .discrimination import discrimination_vs_energy
 from .energy_time import energy_vs_time
 from .limits import exclusion_limit
 from .long_trace import long_trace
+from .offline import notebook_extension
 from .psd import noise_psd
 from .rate import rate_vs_time
 from .spectrum import energy_spectrum
@@ -37,6 +38,7 @@ __all__ = [
     "long_trace",
     "minmax_decimate",
     "noise_psd",
+    "notebook_extension",
     "rate_vs_time",
     "trace_viewer",
 ]
