@@ -83,42 +83,31 @@ def _flag(args) -> None:
     print(f"run {args.run} of {args.dataset}: quality {args.quality}, flags {args.flag}")
 
 
+# Columns shown by ``rarehub catalog list WHAT`` (``growth`` shows all of its columns).
+_LIST_COLUMNS = {
+    "datasets": [
+        *("dataset", "detector", "simulated", "generator"),
+        *("n_runs", "n_files", "size_bytes"),
+    ],
+    "runs": [
+        *("dataset", "run_number", "detector", "run_type"),
+        *("start_utc", "end_utc", "quality", "n_files"),
+    ],
+    "files": ["dataset", "run_number", "format", "size_bytes", "path"],
+}
+
+
 def _list(args) -> None:
     with _open(args, readonly=True) as cat:
         if args.what == "datasets":
-            _print(
-                cat.datasets(),
-                [
-                    "dataset",
-                    "detector",
-                    "simulated",
-                    "generator",
-                    "n_runs",
-                    "n_files",
-                    "size_bytes",
-                ],
-            )
+            table = cat.datasets()
         elif args.what == "runs":
-            _print(
-                cat.runs(dataset=args.dataset),
-                [
-                    "dataset",
-                    "run_number",
-                    "detector",
-                    "run_type",
-                    "start_utc",
-                    "end_utc",
-                    "quality",
-                    "n_files",
-                ],
-            )
+            table = cat.runs(dataset=args.dataset)
         elif args.what == "files":
-            _print(
-                cat.files(dataset=args.dataset),
-                ["dataset", "run_number", "format", "size_bytes", "path"],
-            )
+            table = cat.files(dataset=args.dataset)
         else:
-            _print(cat.growth(dataset=args.dataset))
+            table = cat.growth(dataset=args.dataset)
+        _print(table, _LIST_COLUMNS.get(args.what))
 
 
 def _query(args) -> None:

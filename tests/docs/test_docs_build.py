@@ -9,6 +9,7 @@ not checked: the test machines have no outside network.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
@@ -50,6 +51,15 @@ def sphinx_build(src: Path, out: Path, *extra: str) -> subprocess.CompletedProce
     )
 
 
+def from_checkout(module: str, name: str):
+    """``name`` from ``module`` as it is in this checkout (the docs build reads the checkout)."""
+    sys.path[:0] = [str(REPO), str(REPO / "hub")]
+    try:
+        return getattr(importlib.import_module(module), name)
+    finally:
+        del sys.path[:2]
+
+
 def page_text(path: Path) -> str:
     """The visible text of an HTML page, tags stripped, Sphinx's smart quotes undone."""
     text = unescape(re.sub(r"<[^>]+>", "", path.read_text()))
@@ -76,12 +86,8 @@ def test_every_tutorial_is_rendered_without_outputs(built):
 
 
 def test_cli_reference_lists_every_command_of_both_parsers(built):
-    sys.path[:0] = [str(REPO), str(REPO / "hub")]
-    try:
-        from analysis_lib.cli import build_parser as library_parser
-        from rarehub_hub.cli import build_parser as hub_parser
-    finally:
-        del sys.path[:2]
+    library_parser = from_checkout("analysis_lib.cli", "build_parser")
+    hub_parser = from_checkout("rarehub_hub.cli", "build_parser")
     text = page_text(built / "reference" / "cli.html")
     for prog, parser in (("rarehub", library_parser()), ("rarehub-hub", hub_parser())):
         sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
@@ -91,11 +97,7 @@ def test_cli_reference_lists_every_command_of_both_parsers(built):
 
 
 def test_hub_configuration_comes_from_trait_help(built):
-    sys.path[:0] = [str(REPO), str(REPO / "hub")]
-    try:
-        from rarehub_hub.slurm_spawner import RareHubSlurmSpawner
-    finally:
-        del sys.path[:2]
+    RareHubSlurmSpawner = from_checkout("rarehub_hub.slurm_spawner", "RareHubSlurmSpawner")
     text = " ".join(page_text(built / "reference" / "hub-configuration.html").split())
     own = {
         name: trait
@@ -109,11 +111,7 @@ def test_hub_configuration_comes_from_trait_help(built):
 
 
 def test_site_yaml_reference_covers_every_schema_key(built):
-    sys.path[:0] = [str(REPO), str(REPO / "hub")]
-    try:
-        from rarehub_hub.site import SCHEMA
-    finally:
-        del sys.path[:2]
+    SCHEMA = from_checkout("rarehub_hub.site", "SCHEMA")
 
     def keys(schema, prefix=""):
         for key, sub in schema.get("properties", {}).items():

@@ -166,39 +166,23 @@ def test_a_changed_input_shows_up_as_different_numbers_by_column(bundle, tmp_pat
     assert "limits.parquet:mass_GeV" not in names  # unchanged numbers are not reported
 
 
+def verify_cli(bundle: Path) -> subprocess.CompletedProcess:
+    """``rarehub release verify BUNDLE`` (checksums and environment only), as a user runs it."""
+    command = [sys.executable, "-m", "analysis_lib", "release", "verify", str(bundle)]
+    return subprocess.run(
+        [*command, "--no-rerun", "--no-notebooks"],
+        capture_output=True,
+        text=True,
+    )
+
+
 def test_cli_verify_exit_code_and_report(bundle, tmp_path):
     copy = tmp_path / "c"
     shutil.copytree(bundle, copy)
-    ok = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analysis_lib",
-            "release",
-            "verify",
-            str(copy),
-            "--no-rerun",
-            "--no-notebooks",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    ok = verify_cli(copy)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.strip().endswith("OK")
     flip_byte(copy / "environment" / "uv.lock")
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analysis_lib",
-            "release",
-            "verify",
-            str(copy),
-            "--no-rerun",
-            "--no-notebooks",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    bad = verify_cli(copy)
     assert bad.returncode == 1
     assert "checksum: environment/uv.lock" in bad.stdout
