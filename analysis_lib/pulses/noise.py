@@ -15,14 +15,21 @@ This is the folded PSD of QETpy's ``calc_psd(..., folded_over=True)`` and the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import scipy.fft as sfft
 
+from . import _packed
+
 __all__ = ["calc_csd", "calc_psd", "fold_weights", "two_sided_psd"]
 
-# traces transformed per FFT call: large enough to amortise call overhead, small enough
-# that the spectra stay in cache (measured on a 2-core EPYC: 8–32 are equally good).
-_BLOCK_TRACES = 16
+# rows (segments) transformed per FFT call: enough to amortise the call overhead, few
+# enough that the block stays in L2 (2**19 samples = 2 MB in float32; measured on a 2-core
+# EPYC: 8–32 rows of 32768 samples are equally good) and that the float32 sum over a
+# block's rows (≤ 32 terms) keeps its rounding below 1e-6 relative.
+_BLOCK_SAMPLES = 1 << 19
+_BLOCK_ROWS = 32
 
 
 def fold_weights(n_samples: int) -> np.ndarray:
@@ -43,7 +50,10 @@ def two_sided_psd(psd_one_sided: np.ndarray, n_samples: int) -> np.ndarray:
 
 def _float_dtype(x: np.ndarray, dtype) -> np.dtype:
     if dtype is not None:
-        return np.dtype(dtype)
+        dt = np.dtype(dtype)
+        if dt not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {dt}")
+        return dt
     return (
         np.dtype(np.float32)
         if x.dtype in (np.float32, np.int8, np.int16, np.uint8, np.uint16)
@@ -59,26 +69,57 @@ def _segments(x: np.ndarray, nperseg: int, noverlap: int) -> np.ndarray:
     return view[..., : n_seg * step : step, :]
 
 
-def _spectra_blocks(x, nperseg, noverlap, window, dtype, detrend, workers):
-    """Yield windowed rfft spectra in blocks, shape (b, …, n_freq)."""
-    if nperseg is None or nperseg == x.shape[-1]:
-        segs = x[:, None]  # (n_traces, 1, [n_ch,] N): one segment per trace
-    else:  # (n_traces, n_seg, [n_ch,] nperseg)
-        segs = np.moveaxis(_segments(x, nperseg, noverlap), -2, 1)
-    for i in range(0, segs.shape[0], _BLOCK_TRACES):
-        block = segs[i : i + _BLOCK_TRACES]
-        fresh = block.dtype != dtype or detrend is not None or window is not None
-        block = block.astype(dtype, copy=False)
-        if detrend == "constant":
-            block = block - block.mean(axis=-1, keepdims=True)
-        if window is not None:
-            block = block * window
-        # overwrite only our own temporaries, never the caller's traces
-        spec = sfft.rfft(block, axis=-1, workers=workers, overwrite_x=fresh)
-        yield spec.reshape((-1, *spec.shape[2:]))
+def _packed_spectra(x, n, noverlap, win, dt, detrend) -> Iterator[np.ndarray]:
+    """Yield ``(rows, [n_ch,] n)`` blocks of packed (FFTPACK-layout) spectra of the
+    detrended, windowed segments, one row per (trace, segment); at most ``_BLOCK_ROWS``
+    rows per block. The blocks live in one reused buffer: consume each before the next.
+
+    float32 path: each segment's baseline offset ``o`` (its rounded mean, from every 64th
+    sample) is subtracted while converting — exact for integer ADC counts — and restored
+    in float64 as ``X_k += o · W_k`` with ``W = rfft(window)`` (only the bins where ``W``
+    is not ~0: DC for no window, DC and bin 1 for Hann), so a large ADC baseline does
+    not spread float32 rounding errors over every bin.
+    """
+    # (n_traces, n_seg, [n_ch,] n); without Welch segments each trace is one segment
+    whole = n == x.shape[-1]
+    segs = x[:, None] if whole else np.moveaxis(_segments(x, n, noverlap), -2, 1)
+    n_tr, n_seg = segs.shape[:2]
+    row_shape = segs.shape[2:]
+    row_size = int(np.prod(row_shape))
+    rows = int(np.clip(_BLOCK_SAMPLES // row_size, 1, _BLOCK_ROWS))
+    bs = min(rows, n_seg)  # segments per block, and traces per block
+    bt = max(1, rows // n_seg)
+    buf = np.empty(bt * bs * row_size, dtype=dt)
+    offset = dt == np.float32
+    if offset and detrend is None:
+        w_packed = _packed.packed_from_complex(
+            sfft.rfft(np.ones(n) if win is None else win.astype(np.float64)), n
+        )
+        cols = np.flatnonzero(np.abs(w_packed) > 1e-9 * np.abs(w_packed).max())
+        w_cols = w_packed[cols]
+    for t in range(0, n_tr, bt):
+        for s in range(0, n_seg, bs):
+            src = segs[t : t + bt, s : s + bs]
+            block = buf[: src.size].reshape(src.shape)
+            np.copyto(block, src, casting="unsafe")
+            if offset:
+                o = src[..., ::64].mean(axis=-1, keepdims=True, dtype=np.float64)
+                if np.issubdtype(src.dtype, np.integer):
+                    o = np.round(o)
+                # in place after the copy (a mixed-type subtract measured 4× slower);
+                # exact for integers: |x| and |o| < 2**24
+                block -= o.astype(dt)
+            if detrend == "constant":
+                block -= block.mean(axis=-1, keepdims=True)
+            if win is not None:
+                block *= win
+            spec = _packed.rfft_inplace(block)
+            if offset and detrend is None:
+                spec[..., cols] += (o * w_cols).astype(dt)
+            yield spec.reshape(-1, *row_shape)
 
 
-def _prepare(traces, fs_Hz, nperseg, overlap, window, detrend):
+def _prepare(traces, fs_Hz, nperseg, overlap, window, detrend, dtype):
     x = np.asarray(traces)
     if x.ndim not in (2, 3):
         raise ValueError(
@@ -109,7 +150,8 @@ def _prepare(traces, fs_Hz, nperseg, overlap, window, detrend):
         if win.shape != (n,):
             raise ValueError(f"window has shape {win.shape}, segments have {n} samples")
     wsum2 = float(n) if win is None else float(np.sum(win**2))
-    return x, n, noverlap, win, wsum2
+    dt = _float_dtype(x, dtype)
+    return x, n, noverlap, None if win is None else win.astype(dt), wsum2, dt
 
 
 def calc_psd(
@@ -121,7 +163,6 @@ def calc_psd(
     window: str | np.ndarray | None = None,
     detrend: str | None = None,
     dtype=None,
-    workers: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One-sided noise PSD averaged over traces (and Welch segments), trace²/Hz.
 
@@ -143,28 +184,32 @@ def calc_psd(
     detrend
         ``None`` or ``'constant'`` (subtract each segment's mean).
     dtype
-        Computation precision; default float32 for integer ADC input of ≤ 16 bits and for
-        float32 input (the PSD estimate's statistical error is far above float32 rounding),
-        float64 otherwise.
+        Precision of the FFTs: ``np.float32`` or ``np.float64``; the squares are summed
+        over a block of ≤ 32 segments in this precision and across blocks in float64.
+        Default (``None``): float32 for integer ADC input of ≤ 16 bits (held exactly by
+        float32) and for float32 input, float64 otherwise. The float32 path is ~2× faster;
+        it removes each segment's baseline offset exactly before the transform (see
+        :func:`_packed_spectra`) and agrees with the float64 path and with
+        ``qetpy.calc_psd`` to ~1e-6 relative per bin (asserted at 1e-5 in the tests), far
+        below the PSD's statistical error ``1/sqrt(n_segments)``.
 
     Returns
     -------
     freqs_Hz, psd
         ``(n_freq,)`` and ``(n_freq,)`` or ``(n_channels, n_freq)``, float64.
     """
-    x, n, noverlap, win, wsum2 = _prepare(traces, fs_Hz, nperseg, overlap, window, detrend)
-    dt = _float_dtype(x, dtype)
-    acc = None
+    x, n, noverlap, win, wsum2, dt = _prepare(
+        traces, fs_Hz, nperseg, overlap, window, detrend, dtype
+    )
+    acc = np.zeros((*x.shape[1:-1], n))
     count = 0
-    if win is not None:
-        win = win.astype(dt)
-    for spec in _spectra_blocks(x, nperseg, noverlap, win, dt, detrend, workers):
-        p = np.square(spec.real, dtype=np.float64 if dt == np.float64 else None)
-        p += np.square(spec.imag)
-        s = p.sum(axis=0, dtype=np.float64)
-        acc = s if acc is None else acc + s
-        count += spec.shape[0]
-    psd = acc * (fold_weights(n) / (count * fs_Hz * wsum2))
+    ones = np.ones(_BLOCK_ROWS, dtype=dt)
+    for spec in _packed_spectra(x, n, noverlap, win, dt, detrend):
+        sq = np.square(spec, out=spec)
+        # Σ over ≤ _BLOCK_ROWS rows in dt (one BLAS call), across blocks in float64
+        acc += (ones[: len(sq)] @ sq.reshape(len(sq), -1)).reshape(acc.shape)
+        count += len(sq)
+    psd = _packed.power_from_packed(acc) * (fold_weights(n) / (count * fs_Hz * wsum2))
     return np.fft.rfftfreq(n, d=1.0 / fs_Hz), psd
 
 
@@ -177,24 +222,24 @@ def calc_csd(
     window: str | np.ndarray | None = None,
     detrend: str | None = None,
     dtype=None,
-    workers: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One-sided cross spectral density matrix ``(n_channels, n_channels, n_freq)``.
 
     ``csd[i, j] = c_k <X_i conj(X_j)> / (fs Σw²)``; the diagonal is :func:`calc_psd`'s
-    PSD of each channel (options as there). Input ``(n_traces, n_channels, n_samples)``.
+    PSD of each channel (options, including ``dtype``, as there; the same segment
+    spectra feed both). Input ``(n_traces, n_channels, n_samples)``.
     """
-    x, n, noverlap, win, wsum2 = _prepare(traces, fs_Hz, nperseg, overlap, window, detrend)
+    x, n, noverlap, win, wsum2, dt = _prepare(
+        traces, fs_Hz, nperseg, overlap, window, detrend, dtype
+    )
     if x.ndim != 3:
         raise ValueError(f"calc_csd needs (n_traces, n_channels, n_samples); got {x.shape}")
-    dt = _float_dtype(x, dtype)
-    if win is not None:
-        win = win.astype(dt)
     acc = None
     count = 0
-    for spec in _spectra_blocks(x, nperseg, noverlap, win, dt, detrend, workers):
-        s = np.einsum("bif,bjf->ijf", spec, spec.conj()).astype(np.complex128)
+    for spec in _packed_spectra(x, n, noverlap, win, dt, detrend):
+        z = _packed.packed_to_complex(spec)  # (rows, n_ch, n_freq)
+        s = np.einsum("bif,bjf->ijf", z, z.conj()).astype(np.complex128)
         acc = s if acc is None else acc + s
-        count += spec.shape[0]
+        count += len(z)
     csd = acc * (fold_weights(n) / (count * fs_Hz * wsum2))
     return np.fft.rfftfreq(n, d=1.0 / fs_Hz), csd
