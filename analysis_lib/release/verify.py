@@ -6,7 +6,8 @@ cell whose output changed. Re-runs happen in a scratch copy of the bundle, local
 inside the release image when a container command prefix is given: :func:`podman_prefix`
 builds one (the bundle copy bound read-only, an output folder writable, no network, a
 read-only root, a chosen UID); ``{bundle}``, ``{out}`` and ``{image}`` (the image reference
-recorded in the bundle) are substituted in it.
+recorded in the bundle) are substituted in it. Before a re-run in the recorded image, its
+digest is compared with the bundle's, so a tag moved to a rebuilt image is named, not used.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ __all__ = ["Problem", "VerifyReport", "compare_results", "podman_prefix", "verif
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding: ``kind`` (checksum, missing, unexpected, manifest, rerun, numbers,
+    """One finding: ``kind`` (checksum, missing, unexpected, manifest, image, rerun, numbers,
     notebook, data-ref), ``name`` (the file, result column or notebook cell) and detail."""
 
     kind: str
@@ -212,6 +213,39 @@ def podman_prefix(
     ]
 
 
+def _check_image_digest(engine: str, image: str, release: dict) -> Problem | None:
+    """The recorded image must still be the one the release was frozen with.
+
+    A tag such as ``rarehub:1.0`` can be moved to a rebuilt image; re-running in that one
+    would test a different environment. Compares ``podman image inspect``'s digest with the
+    bundle's; no recorded digest (or an engine we cannot ask) is not checked.
+    """
+    recorded = (release.get("image") or {}).get("digest")
+    if not recorded or Path(engine).name not in ("podman", "docker"):
+        return None
+    r = subprocess.run(
+        [engine, "image", "inspect", "--format", "{{.Digest}}", image],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if r.returncode != 0:
+        return Problem(
+            "image",
+            image,
+            f"not available here ({r.stderr.strip()[-200:]}); pull {image}@{recorded}",
+        )
+    actual = r.stdout.strip()
+    if actual != recorded:
+        return Problem(
+            "image",
+            image,
+            f"digest {actual} is not the recorded {recorded}: the tag now names another image;"
+            f" pull {image}@{recorded}, or give --in-image REF to re-run in another one",
+        )
+    return None
+
+
 def _open_for_container(work: Path, out: Path) -> None:
     """Let a container UID that is not ours read the bundle copy and write the outputs."""
     for p in [work, *work.rglob("*")]:
@@ -270,6 +304,11 @@ def verify(
                 Problem("rerun", "release.json", "no image reference recorded: give the image")
             )
             return report
+        if container and "{image}" in container:
+            problem = _check_image_digest(container[0], image, release)
+            if problem is not None:  # a re-run elsewhere would not verify this release
+                report.problems.append(problem)
+                return report
         prefix = _expand(
             container or [], bundle=str(work), out=str(out), python=python, image=image
         )

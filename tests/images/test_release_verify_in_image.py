@@ -9,6 +9,7 @@ re-run happened in the image.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -175,3 +176,19 @@ def test_a_changed_number_is_named_by_the_rerun_in_the_image(bundle, tmp_path):
     assert "summary.parquet:n_above" not in problems  # the counts did not change
     # the notebook reads the released results, which did not change
     assert not [p for p in problems if p.startswith("notebooks/")], result.stdout
+
+
+def test_a_tag_moved_to_another_image_is_named_and_not_used(bundle, tmp_path):
+    copy = tmp_path / "moved"
+    shutil.copytree(bundle, copy)
+    release = json.loads((copy / "release.json").read_text())
+    recorded = "sha256:" + "ab" * 32  # as if the tag was rebuilt after the freeze
+    release["image"]["digest"] = recorded
+    (copy / "release.json").write_text(json.dumps(release, indent=2))
+    result = verify_in_image(copy)
+    assert result.returncode == 1, result.stdout + result.stderr
+    image = release["image"]["reference"]
+    assert f"image: {image}: digest sha256:" in result.stdout, result.stdout
+    assert f"is not the recorded {recorded}" in result.stdout, result.stdout
+    assert IN_IMAGE not in result.stdout  # nothing was re-run in the wrong image
+    assert "compared 0 results, executed 0 notebooks" in result.stdout, result.stdout
