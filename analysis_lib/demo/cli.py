@@ -54,6 +54,8 @@ def _register_ge(cat, runs, size: str, seed: int) -> None:
             metadata={
                 "n_events": int(r["n_events"]),
                 "continuous": bool(r.get("continuous", False)),
+                "live_time_s": float(r["live_time_s"]),
+                "detector_mass_kg": GE_PARAMETERS["detector_mass_kg"],
             },
         )
         for f in r["files"]:
@@ -68,21 +70,13 @@ def _register_coherent(cat, events_file, beam_files, beam, size: str, seed: int)
     from .. import __version__
     from . import coherent as c
 
-    config = {"size": size, "seed": seed, "n_spills": len(beam)} | {
-        k: getattr(c, k)
-        for k in (
-            "WINDOW_US",
-            "TAU_MU_US",
-            "POT_SIGMA_US",
-            "LIGHT_YIELD_PE_PER_KEVEE",
-            "QUENCHING",
-            "SPILL_RATE_HZ",
-            "NOMINAL_POWER_MW",
-            "NOMINAL_POT_PER_SPILL",
-            "CEVNS_PER_NOMINAL_SPILL",
-            "BKG_PER_WINDOW",
-        )
-    }
+    # n_spills: the beam spills the records stand for (the exposure); n_records: the rows
+    config = {
+        "size": size,
+        "seed": seed,
+        "n_records": len(beam),
+        "n_spills": len(beam) * c.SPILLS_PER_RECORD,
+    } | {k: getattr(c, k) for k in c.CONFIG_KEYS}
     start = pd.Timestamp(int(beam["time_ns"].iloc[0]), tz="UTC")
     end = pd.Timestamp(int(beam["time_ns"].iloc[-1]), tz="UTC")
     cat.add_dataset(
@@ -101,7 +95,12 @@ def _register_coherent(cat, events_file, beam_files, beam, size: str, seed: int)
         start=start,
         end=end,
         quality="good",
-        metadata={"pot": pot, "beam_on_window_us": c.WINDOW_US},
+        metadata={
+            "pot": pot,
+            "n_spills": len(beam) * c.SPILLS_PER_RECORD,
+            "beam_on_window_us": c.WINDOW_US,
+            "detector_mass_kg": c.DETECTOR_MASS_KG,
+        },
     )
     cat.add_file(events_file, dataset="csi-demo", run=1, start=start, end=end, added=start)
     cat.add_dataset(

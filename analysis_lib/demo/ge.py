@@ -12,6 +12,10 @@ What is simulated (every parameter below is in :data:`GE_PARAMETERS`, stored wit
   The levels give ≈ 11 ADC rms per channel and an optimal-filter baseline resolution of
   ≈ 45 eV on the channel sum — the range quoted for SuperCDMS SNOLAB iZIP/HV phonon
   channels (Agnese et al., Phys. Rev. D 95, 082002 (2017), Table III).
+- **Detector**: a 1.39 kg Ge crystal (a SuperCDMS SNOLAB iZIP/HV detector, Agnese et al.,
+  Phys. Rev. D 95, 082002 (2017)), stored as ``detector_mass_kg``. The live time of each
+  run (no dead time is simulated: the run's duration) is in its catalog metadata as
+  ``live_time_s``.
 - **Gain**: 40 ADC counts per keV on the sum of the channel amplitudes (on a 2000-count
   baseline of a 16-bit ADC), so 10.37 keV is ≈ 100 counts per channel.
 - **Runs**: random-trigger *noise* runs (no pulses); a *calibration* run of neutron-
@@ -43,6 +47,7 @@ from ..pulses.simulate import noise_psd_model, simulate_stream, simulate_traces
 
 CHANNELS = ("PAS1", "PBS1", "PCS1", "PDS1")
 GE_PARAMETERS = {
+    "detector_mass_kg": 1.39,
     "fs_Hz": 625e3,
     "rise_s": 20e-6,
     "fall_s": 500e-6,
@@ -302,14 +307,16 @@ def write_ge_demo(
             ),
             out / "truth" / f"{name}_truth.parquet",
         )
+        end = pd.Timestamp(int(times_ns[-1]) if n else run_start.value, tz="UTC")
         runs.append(
             {
                 "run": run,
                 "run_type": kind,
                 "start": run_start,
-                "end": pd.Timestamp(int(times_ns[-1]) if n else run_start.value, tz="UTC"),
+                "end": end,
                 "files": [raw, daq, truth],
                 "n_events": n,
+                "live_time_s": (end - run_start).total_seconds(),  # no dead time simulated
             }
         )
     # the continuous stream: ≥ 1 s of all channels with pulses at 20 Hz
@@ -368,6 +375,7 @@ def write_ge_demo(
             "files": [raw, truth],
             "n_events": n_pulses,
             "continuous": True,
+            "live_time_s": total / fs,
         }
     )
     return runs

@@ -179,15 +179,19 @@ def cevns_recoil_spectrum(
 ) -> np.ndarray:
     """dσ/dT averaged over the π-DAR flux, summed over ``flavours`` (cm²/keV per nucleus
     per unit fluence of each flavour). Multiply by fluence per flavour and nuclei."""
+    unknown = set(flavours) - set(FLAVOURS)
+    if unknown:
+        raise ValueError(f"flavours={flavours!r}: unknown {sorted(unknown)}; expected {FLAVOURS}")
     t = np.asarray(recoil_keV, dtype=float)
     out = np.zeros_like(t)
     if "numu" in flavours:
         out += cevns_dsigma_dT(t, PROMPT_NUMU_MEV, target, form_factor=form_factor)
-    e = _energy_grid()[1:]
-    de = e[1] - e[0]
-    ds = cevns_dsigma_dT(t[:, None], e[None, :], target, form_factor=form_factor)
-    for f in ("numubar", "nue"):
-        if f in flavours:
+    delayed = [f for f in ("numubar", "nue") if f in flavours]
+    if delayed:
+        e = _energy_grid()[1:]
+        de = e[1] - e[0]
+        ds = cevns_dsigma_dT(t[:, None], e[None, :], target, form_factor=form_factor)
+        for f in delayed:
             out += (ds * michel_spectrum(e, f)[None, :]).sum(axis=1) * de
     return out
 
@@ -203,6 +207,8 @@ def cevns_events(
     efficiency=None,
     nu_per_flavour_per_pot: float = 0.08,
     n_points: int = 801,
+    flavours: tuple[str, ...] = FLAVOURS,
+    form_factor: bool = True,
 ) -> float:
     """Expected CEvNS events in a detector at a π-DAR source.
 
@@ -220,6 +226,15 @@ def cevns_events(
         Nuclear-recoil energy range.
     efficiency : callable, optional
         ε(T in keV nuclear recoil) → [0, 1].
+    nu_per_flavour_per_pot : float
+        Neutrinos of each flavour per proton on target.
+    n_points : int
+        Points of the recoil-energy integration grid.
+    flavours : tuple of str
+        Neutrino flavours to include (any of :data:`FLAVOURS`): e.g. ``("numu",)`` for the
+        prompt events only, when cuts treat prompt and delayed neutrinos differently.
+    form_factor : bool
+        Apply the Helm form factor (True) or take F = 1.
     """
     unit_mass_GeV = sum(nucleus(n).mass_GeV * k for n, k in targets.items())
     n_units = detector_kg * 5.60958860e26 / unit_mass_GeV
@@ -227,7 +242,7 @@ def cevns_events(
     t = np.linspace(threshold_keV, max_keV, n_points)
     total = 0.0
     for name, k in targets.items():
-        spec = cevns_recoil_spectrum(t, name)
+        spec = cevns_recoil_spectrum(t, name, form_factor=form_factor, flavours=flavours)
         if efficiency is not None:
             spec = spec * efficiency(t)
         total += k * np.trapezoid(spec, t)

@@ -95,8 +95,15 @@ def test_first_plot_histograms_every_beam_off_event_of_the_catalogued_run(
     # the plotted rate × bin width × exposure gives back the events in the plotted range
     assert res["n_in_histogram"] == pytest.approx(res["n_in_range"], rel=1e-9)
     assert 0 < res["n_in_range"] <= res["n_beam_off"]
-    # 14.57 kg of CsI × one 12 µs beam-off window for each of the tiny demo's 200 000 spills
-    assert res["exposure_kg_day"] == pytest.approx(14.57 * 200_000 * 12e-6 / 86400, rel=1e-9)
+    # 14.57 kg of CsI × one 12 µs beam-off window for each spill the tiny demo's 200 000
+    # spill records stand for (the generator's exposure scaling, from the catalog)
+    from analysis_lib.catalog import Catalog
+
+    with Catalog.open(demo_data / "catalog.sqlite", create=False) as cat:
+        config = cat.datasets().set_index("dataset").loc["csi-demo", "generator_config"]
+    assert config["n_records"] == 200_000
+    n_spills = config["n_records"] * config["SPILLS_PER_RECORD"]
+    assert res["exposure_kg_day"] == pytest.approx(14.57 * n_spills * 12e-6 / 86400, rel=1e-9)
 
 
 def test_pulses_and_noise_measures_the_baseline_resolution_the_noise_model_predicts(
@@ -146,6 +153,42 @@ def test_calibrate_finds_the_activation_lines_at_their_energies(demo_data, resul
     assert Path(res["calibration_file"]).is_relative_to(results_store)
 
 
+def standard_model_cevns_recorded(config: dict, pot: float) -> float:
+    """SM CEvNS events the CsI demo records for ``pot``: the physics library's rate for the
+    catalogued detector, × the probability to land in the 12 µs window and above the
+    trigger threshold (computed here independently of the tutorial)."""
+    from scipy.stats import norm, poisson
+
+    from analysis_lib.physics.cevns import cevns_events
+
+    pe_per_keVnr = config["QUENCHING"] * config["LIGHT_YIELD_PE_PER_KEVEE"]
+    k = np.arange(200)
+    above = norm.sf((config["TRIGGER_THRESHOLD_PE"] - k) / config["PE_NOISE_SIGMA"])
+
+    def triggered(t_keVnr):
+        return poisson.pmf(k, np.asarray(t_keVnr)[:, None] * pe_per_keVnr) @ above
+
+    # the last 11 µs of the window hold all prompt and all but e^{-11/2.197} of the delayed
+    late = np.exp(-(config["WINDOW_US"] - config["PULSE_OFFSET_US"]) / config["TAU_MU_US"])
+    in_window = {"numu": 1.0, "numubar": 1 - late, "nue": 1 - late}
+    return sum(
+        in_window[f]
+        * cevns_events(
+            config["TARGETS"],
+            config["DETECTOR_MASS_KG"],
+            pot,
+            config["DISTANCE_M"],
+            threshold_keV=config["RECOIL_MIN_KEVNR"],
+            max_keV=config["RECOIL_MAX_KEVNR"],
+            efficiency=triggered,
+            nu_per_flavour_per_pot=config["NU_PER_FLAVOUR_PER_POT"],
+            flavours=(f,),
+            form_factor=config["FORM_FACTOR"] == "helm",
+        )
+        for f in in_window
+    )
+
+
 def test_beam_cevns_excess_matches_the_injected_signal_and_the_prediction(
     demo_data, results_store, tmp_path
 ):
@@ -156,18 +199,36 @@ def test_beam_cevns_excess_matches_the_injected_signal_and_the_prediction(
     events = pd.read_parquet(demo_data / "coherent" / "csi_events.parquet")
     with Catalog.open(demo_data / "catalog.sqlite", create=False) as cat:
         pot_total = cat.runs(dataset="csi-demo")["metadata"].iloc[0]["pot"]
+        config = cat.datasets().set_index("dataset").loc["csi-demo", "generator_config"]
     # POT counted in beam-up periods: most of the run, never more than was delivered
     assert 0.9 * pot_total < res["pot"] <= pot_total
-    # the injected CEvNS events after cuts are a real part of what the generator made …
+    # the demo injects the Standard-Model rate: the CEvNS events it wrote are what the
+    # physics library predicts for the catalogued POT, detector and source (3σ Poisson)
     n_cevns = int((events["truth"] == "cevns").sum())
+    sm_total = standard_model_cevns_recorded(config, pot_total)
+    assert abs(n_cevns - sm_total) < 3 * np.sqrt(sm_total), (n_cevns, sm_total)
+    # … which the exposure scaling makes a few hundred events: POT of ~0.5 COHERENT-2017
+    assert 100 < sm_total < 2000
+    assert res["spills_per_record"] == config["SPILLS_PER_RECORD"]
+    # the tutorial's own SM prediction for its beam-up POT agrees with this one
+    assert res["sm_events"] == pytest.approx(
+        standard_model_cevns_recorded(config, res["pot"]), rel=0.01
+    )
+    # the injected CEvNS events after cuts are a real part of what the generator made …
     assert 0.5 * n_cevns < res["injected_after_cuts"] < n_cevns
     # … the beam-on − beam-off excess recovers them within its Poisson error (3σ) …
     assert abs(res["excess"] - res["injected_after_cuts"]) < 3 * res["excess_err"]
-    assert res["excess"] > 2 * res["excess_err"]
-    # … and the prediction (rate per POT × POT × cut efficiencies) matches the injection
+    # … and is significant: a tutorial that teaches a discovery must show one
+    assert res["excess"] > 3 * res["excess_err"]
+    assert res["significance"] > 4
+    # … and the SM prediction after cuts matches the injection and the fitted excess
     inj, pred = res["injected_after_cuts"], res["predicted_after_cuts"]
     assert abs(inj - pred) < 3 * np.sqrt(pred)
+    assert abs(res["excess"] - pred) < 3 * res["excess_err"]
     assert abs(res["mu"] - 1) < 3 * res["mu_err"]
+    # steady-state background as in COHERENT's CsI (PRL 129 (2022) 081801: ≈ 4× the CEvNS
+    # in the analysis region): beam-off in the cuts is a few times the signal
+    assert 2 < res["n_off"] / pred < 8
     # Standard-Model CEvNS in 14.57 kg CsI at 19.3 m: O(1e-20) events per POT without
     # threshold (COHERENT 2017 saw 173 ± 48 expected for 1.76e23 POT above threshold)
     assert 1e-21 < res["sm_events"] / res["pot"] < 3e-20

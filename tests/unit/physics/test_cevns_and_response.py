@@ -141,3 +141,17 @@ def test_detector_response_chain():
         enr, flat, obs
     )
     assert np.trapezoid(smeared, obs) == pytest.approx(100.0, rel=0.01)
+
+
+def test_cevns_events_split_by_flavour_and_form_factor():
+    # per-flavour expectations (what timing cuts need: prompt νμ vs delayed ν̄μ, νe) add up
+    # to the total, and the Helm form factor only ever suppresses the rate
+    args = ({"Cs": 1, "I": 1}, 14.57, 1.76e23, 19.3)
+    total = cevns_events(*args)
+    parts = [cevns_events(*args, flavours=(f,)) for f in ("numu", "numubar", "nue")]
+    assert sum(parts) == pytest.approx(total, rel=1e-12)
+    # the 29.8 MeV prompt line has a smaller σ than the Michel spectra (mean 37 and 32 MeV)
+    assert parts[0] < parts[2] < parts[1]
+    assert cevns_events(*args, form_factor=False) > total
+    with pytest.raises(ValueError, match="unknown"):
+        cevns_events(*args, flavours=("nutau",))
