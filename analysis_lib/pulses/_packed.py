@@ -52,14 +52,19 @@ def interior(packed: np.ndarray) -> np.ndarray:
     return packed[..., 1 : 2 * m + 1].view(ctype)
 
 
-def packed_to_complex(packed: np.ndarray) -> np.ndarray:
-    """``numpy.fft.rfft``-layout complex spectrum ``(..., n // 2 + 1)`` of a packed one."""
+def packed_to_complex(packed: np.ndarray, n_bins: int | None = None) -> np.ndarray:
+    """``numpy.fft.rfft``-layout complex spectrum ``(..., n // 2 + 1)`` of a packed one,
+    or only its first ``n_bins`` bins."""
     n = packed.shape[-1]
     m = n_interior(n)
-    out = np.zeros((*packed.shape[:-1], n // 2 + 1), np.result_type(packed, np.complex64))
+    k = n // 2 + 1 if n_bins is None else min(int(n_bins), n // 2 + 1)
+    out = np.zeros((*packed.shape[:-1], k), np.result_type(packed, np.complex64))
+    if k == 0:
+        return out
     out[..., 0] = packed[..., 0]
-    out[..., 1 : m + 1] = interior(packed)
-    if n % 2 == 0:
+    k_int = min(k - 1, m)
+    out[..., 1 : k_int + 1] = interior(packed)[..., :k_int]
+    if n % 2 == 0 and k == n // 2 + 1:
         out[..., -1] = packed[..., -1]
     return out
 

@@ -35,11 +35,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft as sfft
 
+from . import _packed
 from .noise import fold_weights
 
 __all__ = ["OFResult", "OptimalFilter"]
 
-_BLOCK_TRACES = 32
+# traces per in-place FFT block: 8 × 32768 samples (1–2 MB) stay in L2 between the
+# passes (copy, rfft, multiply, irfft); measured 5–10 % faster than 32 on a 2-core EPYC
+_BLOCK_TRACES = 8
 
 
 @dataclass(frozen=True)
@@ -111,10 +114,11 @@ class OptimalFilter:
     coupling
         ``'AC'`` (default) ignores the DC bin (a free baseline); ``'DC'`` keeps it.
     dtype
-        ``np.float64`` (default) or ``np.float32`` for the per-trace transforms; the
-        filter itself is always designed in float64.
-    workers
-        Threads per FFT call (1 by default: parallelism comes from the runner).
+        ``np.float64`` (default) or ``np.float32`` for the per-trace transforms (one
+        core each: parallelism comes from the runner); the filter itself is always
+        designed in float64. float32 is ~2× faster and, since each trace's baseline
+        offset is removed exactly before the transform, its amplitudes agree with the
+        float64 ones to ~1e-7 relative on pulses well above the noise (tested).
 
     Raises
     ------
@@ -131,7 +135,6 @@ class OptimalFilter:
         fs_Hz: float,
         coupling: str = "AC",
         dtype=np.float64,
-        workers: int = 1,
     ) -> None:
         tmpl = np.asarray(template, dtype=np.float64)
         if tmpl.ndim not in (1, 2) or tmpl.shape[-1] < 4:
@@ -153,7 +156,6 @@ class OptimalFilter:
         self.n_samples, self.n_channels, self.fs_Hz = n, n_ch, float(fs_Hz)
         self.dtype = np.dtype(dtype)
         self.ctype = np.result_type(self.dtype, np.complex64)
-        self.workers = workers
         self.ac = coupling == "AC"
 
         spec = np.asarray(psd)
@@ -192,7 +194,6 @@ class OptimalFilter:
         inv_diag = np.zeros((n_ch, n_freq))
         inv_diag[:, used] = c[used] ** 2 / (n * fs_Hz * diag[:, used])
         self._inv_diag = inv_diag
-        self._inv_diag2 = np.repeat(inv_diag, 2, axis=-1).astype(self.dtype)
         self._inv = inv
         self._s_f = s_f
         self._fold = c
@@ -214,6 +215,21 @@ class OptimalFilter:
         self.norm = norm_comb
         self._filt_comb = (phi_comb * (n / (c * norm_comb))).astype(self.ctype)
         self.freqs_Hz = np.fft.rfftfreq(n, d=1.0 / fs_Hz)
+        # the same filters for the in-place packed kernel (module _packed): interior bins
+        # as contiguous complex (n_ch, m), DC and Nyquist as reals; and the no-delay
+        # amplitude A(0) = (1/N) Σ c_k Re(V_k F_k) as one real weight vector per channel
+        # on the packed spectrum: [c_0 F_0, 2 Re F_k, −2 Im F_k, …, c F_{N/2}] / N
+        self._packed_filters = {
+            key: (
+                np.ascontiguousarray(f[:, 1 : _packed.n_interior(n) + 1]),
+                f[:, 0].real.copy(),
+                f[:, -1].real.copy(),
+                _packed.packed_from_complex(np.conj(f) * c, n, self.dtype) / n,
+            )
+            for key, f in (("ch", self._filt_ch), ("comb", self._filt_comb))
+        }
+        # χ0 weights c_k²/(N fs J_k) in packed layout (each interior weight twice)
+        self._inv_diag_packed = _packed.packed_from_complex(inv_diag * (1 + 1j), n, self.dtype)
 
     # ------------------------------------------------------------------ resolution
     @property
@@ -286,7 +302,6 @@ class OptimalFilter:
         shifts = np.arange(lo - (1 if interpolate else 0), hi + 1 + (1 if interpolate else 0))
         idx = np.mod(shifts, n)
         no_delay = lo == hi
-        filt = self._filt_ch if per_channel else self._filt_comb
         out_shape = (x.shape[0], self.n_channels) if per_channel else (x.shape[0],)
         amp = np.empty(out_shape)
         chi2 = np.empty(out_shape)
@@ -295,22 +310,36 @@ class OptimalFilter:
         if lowfreq_cutoff_Hz is not None:
             k_lf = int(np.searchsorted(self.freqs_Hz, lowfreq_cutoff_Hz, side="right"))
         norm = self.norm_per_channel if per_channel else self.norm
+        f_int, f_dc, f_nyq, g0 = self._packed_filters["ch" if per_channel else "comb"]
+        even = n % 2 == 0
+        offset = self.dtype == np.float32
+        buf = np.empty((min(_BLOCK_TRACES, x.shape[0]), *x.shape[1:]), self.dtype)
+        scratch = np.empty_like(buf)
         for start in range(0, x.shape[0], _BLOCK_TRACES):
             block = x[start : start + _BLOCK_TRACES]
-            v_f = sfft.rfft(block.astype(self.dtype, copy=False), axis=-1, workers=self.workers)
-            chi0 = self._chi0(v_f, per_channel)
+            v = buf[: len(block)]
+            np.copyto(v, block, casting="unsafe")
+            shift = offset and self._remove_baseline(block, v)
+            v = _packed.rfft_inplace(v)  # (b, n_ch, n) packed spectra
+            if shift is not False and not self.ac:
+                v[..., 0] += (shift[..., 0] * n).astype(self.dtype)
+            chi0 = self._chi0(v, per_channel, scratch)
             if lowfreq_cutoff_Hz is not None:
-                v_low = v_f[..., :k_lf].copy()
-            y = np.multiply(v_f, filt, out=v_f)  # (b, n_ch, n_freq), in place
-            if not per_channel:
-                y = y[:, 0] if self.n_channels == 1 else y.sum(axis=1)  # (b, n_freq)
+                v_low = _packed.packed_to_complex(v, k_lf)
             if no_delay and not interpolate:
-                # A(0) = (1/N) Σ_rfft c_k Re(Y_k)
-                a_win = (np.real(y) @ self._fold / n)[..., None]
+                # A(0) = (1/N) Σ_rfft c_k Re(V_k F_k): a dot product, no inverse FFT
+                a_ch = np.einsum("bcn,cn->bc", v, g0)
+                a_win = (a_ch if per_channel else a_ch.sum(axis=1))[..., None]
             else:
-                # (overwrite_x=True measured 2× slower for irfft in scipy 1.17)
-                a_td = sfft.irfft(y, n=n, axis=-1, workers=self.workers)
-                a_win = a_td[..., idx]
+                # Y = V F in place on the packed spectra, then one in-place inverse FFT
+                vi = _packed.interior(v)
+                vi *= f_int
+                v[..., 0] *= f_dc
+                if even:
+                    v[..., -1] *= f_nyq
+                if not per_channel:
+                    v = v[:, 0] if self.n_channels == 1 else v.sum(axis=1)  # (b, n)
+                a_win = _packed.irfft_inplace(v)[..., idx]
             # χ²(t0) = χ0 − A(t0)² norm: minimise χ² ⇔ maximise A² (or A, if positive only)
             score = a_win if positive_only else np.abs(a_win)
             core = slice(1, -1) if interpolate else slice(None)
@@ -331,17 +360,36 @@ class OptimalFilter:
                 chi2_lf[sl] = self._chi2_lowfreq(v_low, a_best, d_best, k_lf, per_channel)
         return OFResult(amp, chi2, delay, chi2_lf, self.fs_Hz)
 
-    def _chi0(self, v_f: np.ndarray, per_channel: bool) -> np.ndarray:
-        """χ0 = Σ_rfft Vᴴ W V per trace (and channel)."""
+    def _remove_baseline(self, block: np.ndarray, v: np.ndarray) -> np.ndarray | bool:
+        """float32 path: subtract each trace's baseline from ``v`` (a copy of ``block``)
+        when it is large against the noise, lest its rounding spread over all bins.
+
+        The offset (mean of every 64th sample; rounded for integer ADC counts, so exact)
+        only moves the DC bin, which AC coupling ignores and the caller restores
+        otherwise. Returns the offsets, or ``False`` if none was needed (|mean| ≤ 4 ×
+        the sampled standard deviation: then rounding is at the float32 level of the
+        noise itself, and the pass is saved).
+        """
+        sample = block[..., ::64].astype(np.float64)
+        o = sample.mean(axis=-1, keepdims=True)
+        if np.all(np.abs(o) <= 4 * sample.std(axis=-1, keepdims=True)):
+            return False
+        if np.issubdtype(block.dtype, np.integer):
+            o = np.round(o)
+        v -= o.astype(self.dtype)
+        return o
+
+    def _chi0(self, v: np.ndarray, per_channel: bool, scratch: np.ndarray) -> np.ndarray:
+        """χ0 = Σ_rfft Vᴴ W V per trace (and channel), from packed spectra ``v``."""
         if per_channel or self.n_channels == 1:
-            # |V|² weighted: square the interleaved (re, im) floats, dot with repeated weights
-            sq = np.square(v_f.view(self.dtype))  # (b, n_ch, 2 n_freq)
-            chi0 = np.empty(sq.shape[:2])
-            for ch in range(sq.shape[1]):
-                chi0[:, ch] = sq[:, ch] @ self._inv_diag2[ch]
+            # |V|² weighted: square the packed reals into scratch, one BLAS dot per channel
+            sq = np.multiply(v, v, out=scratch[: len(v)])
+            chi0 = np.empty(v.shape[:2])
+            for ch in range(v.shape[1]):
+                chi0[:, ch] = sq[:, ch] @ self._inv_diag_packed[ch]
             return chi0 if per_channel else chi0[:, 0]
-        v = v_f.astype(np.complex128)
-        return np.einsum("bif,fij,bjf->b", np.conj(v), self._inv, v).real
+        z = _packed.packed_to_complex(v).astype(np.complex128)
+        return np.einsum("bif,fij,bjf->b", np.conj(z), self._inv, z).real
 
     def _chi2_lowfreq(self, v_f, amp, delay, k_lf, per_channel):
         """χ² over bins with f ≤ cutoff for the fitted amplitude and delay (QETpy

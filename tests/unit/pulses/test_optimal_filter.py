@@ -235,6 +235,55 @@ def test_float32_agrees_with_float64(setup):
     np.testing.assert_allclose(r32.chi2, r64.chi2, rtol=1e-3)
 
 
+@pytest.mark.parametrize("n", [4096, 4095])
+def test_float32_on_adc_counts_with_a_baseline_agrees_with_qetpy_to_1e_6(n, qetpy):
+    # realistic pulses (10–500 σ) as int16 ADC counts on a baseline of 12000 counts: the
+    # float32 kernel (in-place packed FFTs, baseline removed exactly) must give QETpy's
+    # float64 amplitudes and delays; odd n exercises the packed layout without Nyquist
+    psd = noise_psd_model(n, fs_Hz=FS)
+    template = pulse_template(n, fs_Hz=FS)
+    of32 = OptimalFilter(template, psd, fs_Hz=FS, dtype=np.float32)
+    rng = np.random.default_rng(21)
+    amps = rng.uniform(10, 500, 12) * of32.sigma
+    delays = rng.integers(-40, 40, amps.size)
+    traces = simulate_traces(
+        amps, n_samples=n, psd=psd, rng=22, pulse_times_s=(n // 2 + delays) / FS
+    )
+    adc = (np.round(traces) + 12000).astype(np.int16)
+    res = of32.fit(adc, window_samples=(-50, 50))
+    psd2 = two_sided_psd(psd, n)
+    q = qetpy.OptimumFilter(adc[0].astype(np.float64), template, psd2, FS)
+    for i, v in enumerate(adc):
+        q.update_signal(v.astype(np.float64))
+        a, t0, chi2 = q.ofamp_withdelay(nconstrain=101)
+        assert res.amplitude[i] == pytest.approx(a, rel=1e-6)
+        assert res.delay_s[i] == pytest.approx(t0, abs=1e-12)
+        assert res.chi2[i] == pytest.approx(chi2, rel=1e-4)
+
+
+def test_float32_dc_coupled_fit_restores_the_baseline_exactly(setup):
+    # DC coupling keeps the DC bin: the baseline removed before the float32 transform
+    # must be put back, or the amplitude would absorb it
+    psd, template, _ = setup
+    traces = simulate_traces(
+        np.linspace(20, 400, 10),
+        n_samples=N,
+        psd=psd,
+        rng=23,
+        pulse_times_s=64 / FS,
+        fall_s=100e-6,
+    )
+    adc = (np.round(traces) + 9000).astype(np.int16)
+    kw = {"coupling": "DC", "fs_Hz": FS}
+    r64 = OptimalFilter(template, psd, **kw).fit(adc, window_samples=(-4, 4))
+    r32 = OptimalFilter(template, psd, dtype=np.float32, **kw).fit(adc, window_samples=(-4, 4))
+    r32_0 = OptimalFilter(template, psd, dtype=np.float32, **kw).fit(adc)
+    r64_0 = OptimalFilter(template, psd, **kw).fit(adc)
+    np.testing.assert_allclose(r32.amplitude, r64.amplitude, rtol=1e-6)
+    np.testing.assert_allclose(r32_0.amplitude, r64_0.amplitude, rtol=1e-6)
+    np.testing.assert_allclose(r32.chi2, r64.chi2, rtol=1e-4)
+
+
 def test_resolution_matches_the_scatter_of_noise_fits(setup):
     psd, template, _ = setup
     noise = generate_noise(psd, 4000, n_samples=N, fs_Hz=FS, rng=14)
