@@ -28,6 +28,23 @@ def test_catalog_lists_runs_of_every_type_with_verified_files(demo):
         assert {"hdf5", "binary", "parquet", "format-description"} <= formats
 
 
+def test_catalog_holds_the_detector_mass_and_each_runs_live_time(demo):
+    # what a rate in counts/keV/kg/day needs, for tutorials to read instead of hard-code
+    with Catalog.open(demo / "catalog.sqlite", create=False) as cat:
+        config = cat.datasets().set_index("dataset").loc["ge-demo", "generator_config"]
+        runs = cat.runs(dataset="ge-demo").set_index("run_number")
+    # a SuperCDMS SNOLAB Ge detector (Agnese et al., PRD 95 (2017) 082002)
+    assert config["detector_mass_kg"] == 1.39
+    for n, run in runs.iterrows():
+        assert run["metadata"]["detector_mass_kg"] == 1.39
+        duration_s = (run["end_utc"] - run["start_utc"]).total_seconds()
+        # no dead time is simulated: the live time is the run's duration (catalog: µs)
+        assert run["metadata"]["live_time_s"] == pytest.approx(duration_s, abs=1e-5), n
+    # triggered runs at a 5 Hz mean event rate: live time ≈ events / 5 Hz
+    physics = runs.loc[3, "metadata"]
+    assert physics["live_time_s"] == pytest.approx(physics["n_events"] / 5.0, rel=0.25)
+
+
 def test_raw_and_binary_daq_hold_the_same_samples(demo):
     fmt = load_format(demo / "ge" / "daq" / "ge_daq.ksy")
     bf = fmt.open(demo / "ge" / "daq" / "run0002_calibration.bin")
