@@ -6,6 +6,11 @@
   as computed, so callers see the problem, unless ``clip=True``.
 - Feldman & Cousins, PRD 57 (1998) 3873: a Neyman construction with the likelihood-ratio
   ordering R = P(n | μ + b) / P(n | μ_best + b), μ_best = max(0, n − b).
+  :func:`feldman_cousins_interval` is the literal construction at the given b. FC's
+  Table IV prints, for n = 0 and b = 2, 3, 4, 5, larger upper limits (1.26, 1.08, 1.01,
+  0.98 instead of 1.08, 0.95, 0.85, 0.77): the literal limit is a saw-tooth in b and the
+  table's column equals its largest value over all b′ ≥ b (tests/unit/stats checks this by
+  brute force).
 """
 
 from __future__ import annotations
