@@ -17,12 +17,13 @@ from .simulate import (
     simulate_stream,
     simulate_traces,
 )
-from .trigger import TriggerBatch, find_triggers, raw_stream_chunks
+from .trigger import StreamTrigger, TriggerBatch, find_triggers, raw_stream_chunks
 
 __all__ = [
     "FEATURE_COLUMNS",
     "OFResult",
     "OptimalFilter",
+    "StreamTrigger",
     "TriggerBatch",
     "calc_csd",
     "calc_psd",

@@ -11,10 +11,18 @@ convolution (Oppenheim & Schafer, *Discrete-Time Signal Processing* 3rd ed. §8.
 blocks of ``fft_samples``; only one block of samples and filter output is held at any
 time, so memory is bounded by the block size whatever the stream length.
 
-Trigger logic: contiguous samples with ``a(t) ≥ threshold_sigma · σ`` form a candidate;
-candidates closer than ``merge_samples`` are merged; the trigger is the candidate's
-maximum. A trace of the template's length is cut so that the pulse onset sits at the
-template's pre-trigger position.
+Trigger logic: contiguous samples with ``a(t) ≥ threshold_sigma · σ`` form a candidate
+at their maximum. The filter's response to one pulse has side lobes wherever the pulse
+overlaps an edge of the filter window: for the Ge demo's 4096-sample template (onset at
+2048, 500 µs fall) they reach from 2021 samples before to 3012 after the pulse at 1 % of
+its height, i.e. a 200 σ pulse makes 2 σ … 40 σ side lobes. So candidates are thinned
+as ``scipy.signal.find_peaks`` does with ``distance``: in a chain of candidates each
+within ``merge_samples`` of the next, the largest is kept, then every candidate within
+``merge_samples`` of a kept one is dropped, and so on in descending height. The default
+``merge_samples`` is one trace length (no side lobe reaches farther than the window):
+pulses closer than that pile up in one cut trace anyway, and the larger one is kept.
+A trace of the template's length is cut so that the pulse onset sits at the template's
+pre-trigger position.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import scipy.fft as sfft
 
 from .optimal_filter import OptimalFilter
 
-__all__ = ["TriggerBatch", "find_triggers", "raw_stream_chunks"]
+__all__ = ["StreamTrigger", "TriggerBatch", "find_triggers", "raw_stream_chunks"]
 
 
 @dataclass(frozen=True)
@@ -66,20 +74,112 @@ def raw_stream_chunks(
         )
 
 
-def _rechunk(chunks: Iterable[np.ndarray], step: int, overlap: int) -> Iterator[np.ndarray]:
-    """Yield windows of ``step + overlap`` samples advancing by ``step`` (the last may be
-    shorter), holding at most one window plus one input chunk in memory."""
-    buf = np.empty(0)
-    for chunk in chunks:
+class StreamTrigger:
+    """The offline trigger as a push-style state machine: :meth:`feed` consecutive 1-D
+    pieces of one stream (any sizes), then :meth:`flush` at its end; each call returns
+    the triggers that became final (or ``None``). :func:`find_triggers` is the
+    generator form; pipeline steps that receive a stream chunk by chunk use this.
+
+    Parameters are those of :func:`find_triggers`. Memory: one block of
+    ``fft_samples`` samples and its filter output, plus at most one open candidate's
+    trace, whatever the stream length.
+    """
+
+    def __init__(
+        self,
+        of: OptimalFilter,
+        *,
+        threshold_sigma: float = 5.0,
+        pretrigger_samples: int,
+        merge_samples: int | None = None,
+        fft_samples: int | None = None,
+    ) -> None:
+        if not of.single_channel:
+            raise ValueError("find_triggers needs a single-channel OptimalFilter")
+        n = of.n_samples
+        if not 0 <= pretrigger_samples < n:
+            raise ValueError(f"pretrigger_samples={pretrigger_samples} outside the template ({n})")
+        if not threshold_sigma > 0:
+            raise ValueError(f"threshold_sigma must be > 0, got {threshold_sigma}")
+        m = fft_samples or 1 << int(np.ceil(np.log2(4 * n)))
+        if m < 2 * n:
+            raise ValueError(f"fft_samples={m} must be ≥ twice the template length {n}")
+        self.n, self.m, self.pretrigger = n, m, int(pretrigger_samples)
+        self.merge = n if merge_samples is None else int(merge_samples)
+        if self.merge < 0:
+            raise ValueError(f"merge_samples must be ≥ 0, got {merge_samples}")
+        self.step = m - n + 1  # valid correlation outputs per block
+        # time-domain kernel q (length n) with DFT conj(Ψ); zero-padded to m for correlation
+        q = sfft.irfft(np.conj(of._filt_comb[0]).astype(np.complex128), n=n)
+        self._q_conj_f = np.conj(sfft.rfft(q, n=m))
+        self.threshold = threshold_sigma * of.sigma
+        self._buf = np.empty(0)
+        self._block_no = 0
+        # the open chain of candidates (t, a, trace), each within merge of the next
+        self._chain: list[tuple[int, float, np.ndarray]] = []
+        self._done = False
+
+    def feed(self, chunk: np.ndarray) -> TriggerBatch | None:
+        """Add the next piece of the stream; return the triggers made final by it."""
         c = np.asarray(chunk)
         if c.ndim != 1:
             raise ValueError(f"stream chunks must be 1-D sample arrays; got shape {c.shape}")
-        buf = np.concatenate([buf, c.astype(np.float64, copy=False)])
-        while buf.size >= step + overlap:
-            yield buf[: step + overlap]
-            buf = buf[step:]
-    if buf.size > overlap:
-        yield buf
+        if self._done:
+            raise ValueError("the stream was flushed: start a new StreamTrigger")
+        # windows of step + (n - 1) samples advancing by step: at most one window plus
+        # one input chunk in memory
+        self._buf = np.concatenate([self._buf, c.astype(np.float64, copy=False)])
+        found: list[tuple] = []
+        while self._buf.size >= self.step + self.n - 1:
+            self._block(self._buf[: self.step + self.n - 1], found)
+            self._buf = self._buf[self.step :]
+        return _batch(found)
+
+    def flush(self) -> TriggerBatch | None:
+        """End of stream: filter what is left and close the last candidate."""
+        found: list[tuple] = []
+        if not self._done and self._buf.size >= self.n:
+            self._block(self._buf, found)
+        self._buf = np.empty(0)
+        self._done = True
+        self._close_chain(found)
+        return _batch(found)
+
+    def _close_chain(self, found: list) -> None:
+        """Keep the chain's candidates by descending height, each farther than
+        ``merge`` from every one kept before (``scipy.signal.find_peaks`` distance)."""
+        kept: list[tuple[int, float, np.ndarray]] = []
+        for c in sorted(self._chain, key=lambda c: -c[1]):
+            if all(abs(c[0] - k[0]) > self.merge for k in kept):
+                kept.append(c)
+        found.extend((t + self.pretrigger, a, tr) for t, a, tr in sorted(kept, key=lambda c: c[0]))
+        self._chain = []
+
+    def _block(self, seg: np.ndarray, found: list) -> None:
+        n, m, merge = self.n, self.m, self.merge
+        b0 = self._block_no * self.step
+        self._block_no += 1
+        a = sfft.irfft(self._q_conj_f * sfft.rfft(seg, n=m), n=m)[: seg.size - n + 1]
+        above = a >= self.threshold
+        if not above.any() and not self._chain:
+            return
+        edges = np.flatnonzero(np.diff(np.r_[0, above.astype(np.int8), 0]))
+        for s, e in zip(edges[::2], edges[1::2], strict=True):
+            t_best = s + int(np.argmax(a[s:e]))
+            cand = (b0 + t_best, float(a[t_best]), seg[t_best : t_best + n].copy())
+            if self._chain and cand[0] - self._chain[-1][0] > merge:
+                self._close_chain(found)
+            self._chain.append(cand)
+        # the chain is final once no later candidate can be within merge of its last one
+        if self._chain and b0 + a.size - self._chain[-1][0] > merge:
+            self._close_chain(found)
+
+
+def _batch(found: list[tuple]) -> TriggerBatch | None:
+    if not found:
+        return None
+    onsets, amps, traces = zip(*found, strict=True)
+    return TriggerBatch(np.asarray(onsets, dtype=np.int64), np.asarray(amps), np.stack(traces))
 
 
 def find_triggers(
@@ -106,8 +206,9 @@ def find_triggers(
     pretrigger_samples
         Where the template's onset is (as given to ``pulse_template``).
     merge_samples
-        Candidates closer than this merge into one trigger (default: the template length
-        / 4, roughly a pulse's fall).
+        Minimum distance between triggers: of candidates closer than this, the larger
+        wins (default: the template length, beyond the filter's side lobes; see the
+        module docstring).
     fft_samples
         Block FFT length (power of two ≥ 2× the template length; default 4×).
 
@@ -117,64 +218,17 @@ def find_triggers(
         Triggers whose trace lies fully inside the stream, in time order. A trigger
         closer than a trace length to the stream's end or start is dropped.
     """
-    if not of.single_channel:
-        raise ValueError("find_triggers needs a single-channel OptimalFilter")
-    n = of.n_samples
-    if not 0 <= pretrigger_samples < n:
-        raise ValueError(f"pretrigger_samples={pretrigger_samples} outside the template ({n})")
-    if not threshold_sigma > 0:
-        raise ValueError(f"threshold_sigma must be > 0, got {threshold_sigma}")
-    m = fft_samples or 1 << int(np.ceil(np.log2(4 * n)))
-    if m < 2 * n:
-        raise ValueError(f"fft_samples={m} must be ≥ twice the template length {n}")
-    merge = n // 4 if merge_samples is None else int(merge_samples)
-    step = m - n + 1  # valid correlation outputs per block
-    # time-domain kernel q (length n) with DFT conj(Ψ); zero-padded to m for correlation
-    q = sfft.irfft(np.conj(of._filt_comb[0]).astype(np.complex128), n=n)
-    q_conj_f = np.conj(sfft.rfft(q, n=m))
-    threshold = threshold_sigma * of.sigma
-
-    # an open candidate (may continue into the next block): [start, best_t, best_a, trace]
-    open_cand: list | None = None
-    last_end = -(10**18)
-    for block_no, seg in enumerate(_rechunk(stream_chunks, step, n - 1)):
-        b0 = block_no * step
-        if seg.size < n:
-            break
-        a = sfft.irfft(q_conj_f * sfft.rfft(seg, n=m), n=m)[: seg.size - n + 1]
-        above = a >= threshold
-        onsets, amps, traces = [], [], []
-
-        def close(cand, onsets=onsets, amps=amps, traces=traces):
-            onsets.append(cand[1] + pretrigger_samples)
-            amps.append(cand[2])
-            traces.append(cand[3])
-
-        if above.any() or open_cand is not None:
-            edges = np.flatnonzero(np.diff(np.r_[0, above.astype(np.int8), 0]))
-            for s, e in zip(edges[::2], edges[1::2], strict=True):
-                t_best = s + int(np.argmax(a[s:e]))
-                cand_t, cand_a = b0 + t_best, float(a[t_best])
-                cand_trace = seg[t_best : t_best + n].copy()
-                if open_cand is not None and b0 + s - last_end <= merge:
-                    if cand_a > open_cand[2]:
-                        open_cand[1:] = [cand_t, cand_a, cand_trace]
-                else:
-                    if open_cand is not None:
-                        close(open_cand)
-                    open_cand = [b0 + s, cand_t, cand_a, cand_trace]
-                last_end = b0 + e
-            # a candidate is final once the merge gap has passed without a new one
-            if open_cand is not None and b0 + a.size - last_end > merge:
-                close(open_cand)
-                open_cand = None
-        if onsets:
-            yield TriggerBatch(
-                np.asarray(onsets, dtype=np.int64), np.asarray(amps), np.stack(traces)
-            )
-    if open_cand is not None:
-        yield TriggerBatch(
-            np.asarray([open_cand[1] + pretrigger_samples], dtype=np.int64),
-            np.asarray([open_cand[2]]),
-            open_cand[3][None],
-        )
+    trig = StreamTrigger(
+        of,
+        threshold_sigma=threshold_sigma,
+        pretrigger_samples=pretrigger_samples,
+        merge_samples=merge_samples,
+        fft_samples=fft_samples,
+    )
+    for chunk in stream_chunks:
+        batch = trig.feed(chunk)
+        if batch is not None:
+            yield batch
+    batch = trig.flush()
+    if batch is not None:
+        yield batch

@@ -11,6 +11,7 @@ from .pulse_steps import (
     RawChunk,
     RawEvents,
 )
+from .trigger_steps import StreamChunk, StreamSamples, Triggers
 
 __all__ = [
     "DEFAULT_STEPS",
@@ -28,5 +29,8 @@ __all__ = [
     "RunInput",
     "Selection",
     "Step",
+    "StreamChunk",
+    "StreamSamples",
+    "Triggers",
     "lineage_hash",
 ]

@@ -5,6 +5,8 @@ Examples::
     rarehub process --catalog demo/catalog.sqlite --dataset ge-demo --storage results
     rarehub process --catalog demo/catalog.sqlite --dataset ge-demo --run 2 --run 3 \\
         --target of_amplitudes --option of_amplitudes.window_us=50
+    rarehub process --catalog demo/catalog.sqlite --dataset ge-demo --run 5 \\
+        --option triggers.threshold_sigma=8      # offline trigger on a continuous run
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ def register(subparsers) -> None:
         "--target",
         action="append",
         dest="targets",
-        help="step to make (repeatable; default: of_amplitudes and features)",
+        help="step to make (repeatable; default: of_amplitudes and features, and triggers "
+        "for continuous-stream runs)",
     )
     p.add_argument(
         "--option",
@@ -83,7 +86,7 @@ def main(args: argparse.Namespace) -> None:
     from ..catalog.store import Catalog
     from .core import Pipeline, PipelineError
     from .pulse_steps import DEFAULT_STEPS
-    from .runs import run_inputs_from_catalog
+    from .runs import continuous_run_ids, run_inputs_from_catalog
 
     if args.list_steps:
         for s in DEFAULT_STEPS:
@@ -98,23 +101,34 @@ def main(args: argparse.Namespace) -> None:
     try:
         config = _parse_options(args.option, DEFAULT_STEPS)
         pipe = Pipeline(DEFAULT_STEPS, config, storage=args.storage)
-        targets = args.targets or ["of_amplitudes", "features"]
-        for t in targets:
+        for t in args.targets or ():
             pipe._step(t)
         with Catalog.open(args.catalog, create=False) as cat:
             runs = run_inputs_from_catalog(cat, dataset=args.dataset, runs=args.runs)
+            continuous = continuous_run_ids(cat, dataset=args.dataset)
     except (PipelineError, FileNotFoundError) as e:
         sys.exit(f"rarehub process: {e}")
     if not runs:
         sys.exit(f"rarehub process: no runs to process in {args.dataset!r}")
+
+    def targets_of(run) -> tuple[str, ...]:
+        if args.targets:
+            return tuple(args.targets)
+        return ("triggers",) if run.run_id in continuous else ("of_amplitudes", "features")
+
     failures = 0
     if args.dask:
         from .dask_runner import make_on_dask
 
-        results = make_on_dask(
-            DEFAULT_STEPS, config, args.storage, runs, targets, n_workers=args.dask
-        )
-        for run, res in zip(runs, results, strict=True):
+        results: dict[str, object] = {}
+        for targets in sorted({targets_of(r) for r in runs}):
+            group = [r for r in runs if targets_of(r) == targets]
+            done = make_on_dask(
+                DEFAULT_STEPS, config, args.storage, group, targets, n_workers=args.dask
+            )
+            results.update({r.run_id: res for r, res in zip(group, done, strict=True)})
+        for run in runs:
+            res = results[run.run_id]
             if isinstance(res, Exception):
                 failures += 1
                 print(f"{run.run_id}: FAILED: {res}", file=sys.stderr)
@@ -123,9 +137,11 @@ def main(args: argparse.Namespace) -> None:
                     print(f"{run.run_id}  {t}  {path}")
     else:
         for run in runs:
-            with tqdm(desc=run.run_id, unit="ev", file=sys.stderr, leave=False) as bar:
+            # progress counts events, or samples for continuous-stream runs
+            unit = "sample" if run.run_id in continuous else "ev"
+            with tqdm(desc=run.run_id, unit=unit, file=sys.stderr, leave=False) as bar:
                 try:
-                    paths = pipe.make(run, targets, progress=bar.update)
+                    paths = pipe.make(run, targets_of(run), progress=bar.update)
                 except (PipelineError, OSError) as e:
                     failures += 1
                     print(f"{run.run_id}: FAILED: {e}", file=sys.stderr)

@@ -20,6 +20,7 @@ from ..pulses.noise import fold_weights
 from ..pulses.optimal_filter import OptimalFilter
 from ..pulses.simulate import pulse_template
 from .core import Option, PipelineError, RunInput, Step
+from .trigger_steps import StreamSamples, Triggers
 
 __all__ = ["Features", "NoiseEvents", "NoisePSD", "OFAmplitudes", "RawChunk", "RawEvents"]
 
@@ -222,4 +223,12 @@ class Features(Step):
         }
 
 
-DEFAULT_STEPS = (RawEvents, NoiseEvents, NoisePSD, OFAmplitudes, Features)
+DEFAULT_STEPS = (
+    RawEvents,
+    NoiseEvents,
+    NoisePSD,
+    OFAmplitudes,
+    Features,
+    StreamSamples,
+    Triggers,
+)

@@ -8,12 +8,26 @@ import pandas as pd
 
 from .core import PipelineError, RunInput
 
-__all__ = ["run_inputs_from_catalog"]
+__all__ = ["continuous_run_ids", "run_inputs_from_catalog"]
 
 
 def _raw_files(files: pd.DataFrame, run_number: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     sel = files[(files["run_number"] == run_number) & (files["format"] == "hdf5")]
     return tuple(sel["path"]), tuple(sel["sha256"])
+
+
+def _run_id(dataset: str, run_number) -> str:
+    return f"{dataset}-run{int(run_number):04d}"
+
+
+def continuous_run_ids(catalog, *, dataset: str) -> set[str]:
+    """Run ids (as in :func:`run_inputs_from_catalog`) of ``dataset``'s continuous-stream
+    runs (catalog metadata ``continuous``): what the offline trigger step processes."""
+    runs = catalog.runs(dataset=dataset)
+    if runs.empty:
+        return set()
+    flags = runs["metadata"].map(lambda m: bool(m.get("continuous", False)))
+    return {_run_id(dataset, n) for n in runs.loc[flags, "run_number"]}
 
 
 def run_inputs_from_catalog(
@@ -63,7 +77,5 @@ def run_inputs_from_catalog(
             before = cands[cands["start_utc"] <= r["start_utc"]]
             pick = before.iloc[-1] if not before.empty else cands.iloc[0]
             companions["noise"] = _raw_files(files, pick["run_number"])
-        out.append(
-            RunInput(f"{dataset}-run{int(r['run_number']):04d}", paths, sums, companions=companions)
-        )
+        out.append(RunInput(_run_id(dataset, r["run_number"]), paths, sums, companions=companions))
     return out

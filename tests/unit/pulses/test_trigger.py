@@ -126,3 +126,67 @@ def test_triggers_on_a_raw_file_stream(of, tmp_path):
     np.testing.assert_allclose(found, onsets, atol=3)
     amp = np.concatenate([b.filter_amplitude for b in batches])
     np.testing.assert_allclose(amp, amps, atol=5 * flt.sigma)
+
+
+def test_filter_side_lobes_of_a_huge_pulse_make_no_triggers():
+    # Ge-demo-like noise (strong 1/f) and template (onset mid-trace, 500 µs fall): the
+    # running filter's response where a pulse meets the window edges reaches 14 % of the
+    # pulse (≈ 40 σ for 300 σ), yet only the pulses themselves may trigger
+    pre, fall = N // 2, 500e-6
+    psd = noise_psd_model(N, fs_Hz=FS, white_per_Hz=4e-4, one_over_f_at_1Hz_per_Hz=2e-2)
+    flt = OptimalFilter(
+        pulse_template(N, fs_Hz=FS, pretrigger_samples=pre, fall_s=fall), psd, fs_Hz=FS
+    )
+    onsets = np.array([40_000.0, 40_000.0 + 1.5 * N, 100_000.0])
+    amps = np.array([300.0, 40.0, 300.0]) * flt.sigma
+    chunks = list(
+        simulate_stream(
+            160_000,
+            pulse_samples=onsets,
+            amplitudes=amps,
+            psd=psd,
+            n_samples_psd=N,
+            fall_s=fall,
+            rng=7,
+            chunk_samples=30_000,
+        )
+    )
+
+    def onsets_found(**kw):
+        batches = find_triggers(chunks, flt, threshold_sigma=6, pretrigger_samples=pre, **kw)
+        return np.concatenate([b.onset_sample for b in batches])
+
+    np.testing.assert_allclose(onsets_found(), onsets, atol=2)
+    # the side lobes are really there: without thinning they trigger
+    assert onsets_found(merge_samples=64).size > onsets.size
+
+
+def test_pulses_closer_than_merge_keep_the_larger_and_chunking_does_not_matter(of):
+    from analysis_lib.pulses.trigger import StreamTrigger
+
+    flt, psd = of
+    onsets = np.array([30_000.0, 30_000.0 + N // 2, 60_000.0])
+    amps = np.array([50.0, 80.0, 30.0]) * flt.sigma
+    stream = np.concatenate(
+        list(
+            simulate_stream(
+                90_000,
+                pulse_samples=onsets,
+                amplitudes=amps,
+                psd=psd,
+                n_samples_psd=N,
+                fall_s=FALL,
+                rng=8,
+                chunk_samples=90_000,
+            )
+        )
+    )
+    results = []
+    for size in (1_000, 17_321, 90_000):
+        trig = StreamTrigger(flt, threshold_sigma=6, pretrigger_samples=PRE)
+        batches = [trig.feed(stream[i : i + size]) for i in range(0, stream.size, size)]
+        batches.append(trig.flush())
+        results.append(np.concatenate([b.onset_sample for b in batches if b is not None]))
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])
+    np.testing.assert_allclose(results[0], onsets[1:], atol=2)  # the 50 σ one piles up
