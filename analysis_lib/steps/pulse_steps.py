@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.fft as sfft
 
 from ..pulses.features import compute_features
-from ..pulses.noise import fold_weights
+from ..pulses.noise import calc_psd
 from ..pulses.optimal_filter import OptimalFilter
 from ..pulses.simulate import pulse_template
 from .core import Option, PipelineError, RunInput, Step
@@ -128,12 +127,12 @@ class NoisePSD(Step):
         x = noise_events.traces[: self.max_traces - self._count]
         ptp = np.ptp(x, axis=1).astype(np.float64)
         keep = ptp <= self.reject_ptp_factor * np.median(ptp)
-        x = x[keep].astype(np.float32)
+        x = x[keep]
         if not len(x):
             return
-        spec = sfft.rfft(x - x.mean(axis=1, keepdims=True), axis=-1)
-        power = (np.square(spec.real) + np.square(spec.imag)).sum(axis=0, dtype=np.float64)
-        self._sum = power if self._sum is None else self._sum + power
+        # the library's PSD kernel (float32 for ADC traces), weighted by trace count
+        _, psd = calc_psd(x, fs_Hz=noise_events.fs_Hz, detrend="constant")
+        self._sum = psd * len(x) if self._sum is None else self._sum + psd * len(x)
         self._count += len(x)
         self._n = x.shape[1]
         self._fs = noise_events.fs_Hz
@@ -141,7 +140,7 @@ class NoisePSD(Step):
     def finish(self) -> pd.DataFrame:
         if not self._count:
             raise PipelineError("no pulse-free noise traces to estimate the noise PSD from")
-        psd = self._sum * fold_weights(self._n) / (self._count * self._fs * self._n)
+        psd = self._sum / self._count
         return pd.DataFrame(
             {
                 "freq_Hz": np.fft.rfftfreq(self._n, d=1.0 / self._fs),
