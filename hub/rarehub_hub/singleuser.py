@@ -5,17 +5,25 @@
 Like ``batchspawner-singleuser`` but (a) the server binds the address the admin configured
 (batchspawner ignores ``SlurmSpawner.ip`` and binds 0.0.0.0), (b) the port comes from a
 configured range (firewalled nodes, batchspawner #102), and (c) the address the hub should
-route to is reported with the port. Runs inside the image/environment; imports only
-JupyterHub's service helpers and requests, never the hub's configuration.
+route to is reported with the port, and (d) the server gets the walltime endpoint and the
+lab the walltime warning (:mod:`rarehub_hub.walltime`, batchspawner #120). Runs inside the
+image/environment; imports only the standard library (a spawn waits for every import here),
+never the hub's configuration.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import socket
+import ssl
 import sys
+import urllib.error
+import urllib.request
+from collections.abc import MutableMapping
+from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 WILDCARD = {"", "0.0.0.0", "::"}
@@ -48,8 +56,6 @@ def route_address(ip: str) -> str:
 def deliver_tutorials_here() -> None:
     """Copy the image's tutorials into ``$HOME/tutorials`` where missing (never overwrite a
     user's edits), and link ``$HOME/data`` to ``$RAREHUB_DATA`` if that exists here."""
-    from pathlib import Path
-
     from .local import deliver_tutorials
 
     home = Path(os.environ.get("HOME", "."))
@@ -69,6 +75,63 @@ def deliver_tutorials_here() -> None:
         print(f"rarehub singleuser: {len(copied)} tutorial file(s) copied", file=sys.stderr)
 
 
+def hub_ssl_context() -> ssl.SSLContext | None:
+    """The TLS context for an https hub API (JupyterHub's internal SSL variables), else None."""
+    if not os.environ.get("JUPYTERHUB_API_URL", "").startswith("https:"):
+        return None
+    ctx = ssl.create_default_context(cafile=os.environ.get("JUPYTERHUB_SSL_CLIENT_CA") or None)
+    cert = os.environ.get("JUPYTERHUB_SSL_CERTFILE")
+    key = os.environ.get("JUPYTERHUB_SSL_KEYFILE")
+    if cert and key:
+        ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def report_to_hub(port: int, reported_ip: str) -> None:
+    """POST the port and address to the hub's ``/batchspawner`` API (what batchspawner's
+    ``batchspawner-singleuser`` does), with the standard library only: importing requests and
+    jupyterhub here cost ~1–2 s of every spawn. Direct, never through an HTTP proxy."""
+    api_url = os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api")
+    request = urllib.request.Request(
+        api_url.rstrip("/") + "/batchspawner",
+        data=json.dumps({"port": port, "reported_ip": reported_ip}).encode(),
+        headers={
+            "Authorization": f"token {os.environ.get('JUPYTERHUB_API_TOKEN', '')}",
+            "Content-Type": "application/json",
+        },
+        method="POST",
+    )
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=hub_ssl_context())
+    )
+    try:
+        with opener.open(request, timeout=30) as response:
+            response.read()
+    except urllib.error.HTTPError as e:
+        raise SystemExit(
+            f"rarehub singleuser: the hub refused the port report at {request.full_url}: "
+            f"HTTP {e.code} {e.reason}"
+        ) from None
+    except OSError as e:
+        raise SystemExit(
+            f"rarehub singleuser: cannot reach the hub at {request.full_url}: {e}"
+        ) from None
+
+
+#: Jupyter config and data shipped with this package: the walltime endpoint (a server
+#: extension) and the lab extension that warns before the job's walltime ends.
+JUPYTER_DIR = Path(__file__).resolve().parent / "jupyter"
+
+
+def enable_walltime_warning(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Put this package's Jupyter config and data first on the server's search paths, so the
+    server loads :mod:`rarehub_hub.walltime` and the lab the ``rarehub-walltime-warning``
+    extension (only servers started here — Slurm jobs — have a walltime)."""
+    for name, sub in (("JUPYTER_CONFIG_PATH", "config"), ("JUPYTER_PATH", "data")):
+        paths = [p for p in environ.get(name, "").split(os.pathsep) if p]
+        environ[name] = os.pathsep.join([str(JUPYTER_DIR / sub), *paths])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m rarehub_hub.singleuser")
     parser.add_argument("--ip", default="127.0.0.1", help="address the server binds")
@@ -82,24 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     port = pick_port(args.ip, int(low), int(high or low))
     deliver_tutorials_here()
 
-    import requests
-    from jupyterhub.services.auth import HubAuth
-    from jupyterhub.utils import url_path_join
-
-    hub_auth = HubAuth()
-    kwargs = {}
-    if hub_auth.certfile and hub_auth.keyfile:
-        kwargs["cert"] = (hub_auth.certfile, hub_auth.keyfile)
-    if hub_auth.client_ca:
-        kwargs["verify"] = hub_auth.client_ca
-    r = requests.post(
-        url_path_join(hub_auth.api_url, "batchspawner"),
-        headers={"Authorization": f"token {hub_auth.api_token}"},
-        json={"port": port, "reported_ip": route_address(args.ip)},
-        timeout=30,
-        **kwargs,
-    )
-    r.raise_for_status()
+    report_to_hub(port, route_address(args.ip))
+    enable_walltime_warning()
 
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:0/"))
     host = "0.0.0.0" if args.ip in WILDCARD else args.ip

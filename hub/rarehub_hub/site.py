@@ -150,6 +150,15 @@ SCHEMA: dict[str, Any] = {
                     "default": {},
                 },
                 "start_timeout_s": {"type": "integer", "minimum": 10, "default": 300},
+                "walltime_warnings_minutes": {
+                    "type": "array",
+                    "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 10080},
+                    "uniqueItems": True,
+                    "maxItems": 5,
+                    "default": [10, 2],
+                    "description": "minutes before a server's Slurm job reaches its walltime "
+                    "at which JupyterLab warns the user, each once ([]: never)",
+                },
                 "poll_interval_s": {
                     "type": "integer",
                     "minimum": 1,
@@ -298,4 +307,5 @@ def configure_slurm(c, site: Mapping[str, Any]) -> None:
     sp.job_environment = dict(s["job_environment"])
     sp.limits = dict(s["limits"])
     sp.profiles = list(s["profiles"])
+    sp.walltime_warnings_minutes = [float(m) for m in s["walltime_warnings_minutes"]]
     sp.startup_poll_interval = 0.5

@@ -33,6 +33,7 @@ from batchspawner import SlurmSpawner
 from prometheus_client import Counter, Histogram
 from sqlalchemy.orm import object_session
 from tornado import web
+from tornado.httpclient import AsyncHTTPClient
 from traitlets import (
     Any,
     Bool,
@@ -41,9 +42,11 @@ from traitlets import (
     Float,
     Integer,
     List,
+    TraitError,
     Tuple,
     Unicode,
     default,
+    observe,
     validate,
 )
 
@@ -171,6 +174,9 @@ def parse_squeue(text: str) -> dict[str, JobInfo]:
     return jobs
 
 
+#: Variables the job script sets (or Slurm) that the server inside the image needs.
+JOB_ENV_NAMES = ("SLURM_JOB_ID", "RAREHUB_JOB_END", "RAREHUB_WALLTIME_WARN_MINUTES")
+
 #: Variables JupyterHub keeps from the hub's environment that describe the host, not the image.
 HOST_ONLY_ENV = frozenset(
     {"PATH", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_ROOT", "CONDA_DEFAULT_ENV", "LD_LIBRARY_PATH"}
@@ -284,6 +290,20 @@ class RareHubSlurmSpawner(SlurmSpawner):
 
     job_name = Unicode("rarehub-jupyter", help="Slurm job name of the servers.").tag(config=True)
 
+    walltime_warnings_minutes = List(
+        Float(),
+        default_value=[10.0, 2.0],
+        help="Minutes before the job's walltime ends at which JupyterLab warns the user "
+        "(each once; [] for none). The job script exports them and the job's end time "
+        "(RAREHUB_WALLTIME_WARN_MINUTES, RAREHUB_JOB_END) for rarehub_hub.walltime.",
+    ).tag(config=True)
+
+    ready_check_interval_s = Float(
+        0.1,
+        help="Seconds between checks that the job's server answers HTTP, after it reported "
+        "its port and before start() returns (JupyterHub's own check backs off to seconds).",
+    ).tag(config=True)
+
     output_template = Unicode(
         "{homedir}/.rarehub-jupyter-%j.log",
         help="The job's output file ('%j' is the job id); shown on the pending page on failure.",
@@ -301,6 +321,7 @@ class RareHubSlurmSpawner(SlurmSpawner):
     ).tag(config=True)
 
     reported_ip = Unicode("", help="Set by the job: the address it bound ('' = node name).")
+    _port_event: asyncio.Event | None = None  # set when the job reports its port
     progress_message = Unicode("")
     submitted_at = Float(0.0)
     server_started = Bool(False, help="The job's server became ready (saved in the state).")
@@ -315,6 +336,13 @@ class RareHubSlurmSpawner(SlurmSpawner):
     @default("batch_cancel_cmd")
     def _default_cancel(self) -> str:
         return "scancel {job_id}"
+
+    @validate("walltime_warnings_minutes")
+    def _check_warnings(self, proposal):
+        for minutes in proposal["value"]:
+            if not 0 < minutes < float("inf"):
+                raise TraitError(f"walltime_warnings_minutes: {minutes} is not > 0 minutes")
+        return sorted(set(proposal["value"]), reverse=True)
 
     @validate("port_range")
     def _check_range(self, proposal):
@@ -399,7 +427,7 @@ class RareHubSlurmSpawner(SlurmSpawner):
             self.runtime,
             self.image_for(str(opts["image"])),
             self.binds,
-            env_names,
+            [*env_names, *JOB_ENV_NAMES],
             home,
             user=f"{pw.pw_uid}:{pw.pw_gid}",
         )
@@ -442,6 +470,16 @@ class RareHubSlurmSpawner(SlurmSpawner):
         lines += ["", "set -euo pipefail", f"export HOME={q(home)}"]
         for name, value in sorted(self.job_environment.items()):
             lines.append(f"export {name}={q(str(value))}")
+        # For the lab's walltime warning (rarehub_hub.walltime): the end of the walltime in
+        # epoch seconds (Slurm's start time if it tells, else now: the script starts with the
+        # job) and when to warn.
+        walltime_s = int(opts["walltime_minutes"]) * 60
+        warn = ",".join(f"{m:g}" for m in self.walltime_warnings_minutes)
+        lines += [
+            "export RAREHUB_JOB_END="
+            f'"$(( ${{SLURM_JOB_START_TIME:-$(date +%s)}} + {walltime_s} ))"',
+            f"export RAREHUB_WALLTIME_WARN_MINUTES={q(warn)}",
+        ]
         lines.append(f'echo "rarehub: job $SLURM_JOB_ID on $(hostname -s), {opts["profile"]}"')
         command = self.server_command(opts, env_names)
         if self.runtime != "podman":
@@ -516,6 +554,7 @@ class RareHubSlurmSpawner(SlurmSpawner):
     async def start(self):
         opts = self.validated_options()
         self.ip = self.server_ip
+        self._port_event = asyncio.Event()
         self.port = 0
         self.reported_ip = ""
         if self.server:
@@ -560,14 +599,67 @@ class RareHubSlurmSpawner(SlurmSpawner):
                 self.progress_message = (
                     f"Slurm job {self.job_id} running on {info.node}: starting JupyterLab"
                 )
-            await asyncio.sleep(self.startup_poll_interval)
+            await self._port_reported_within(self.startup_poll_interval)
         if not running_since:  # the job reported its port before squeue showed it running
             QUEUE_WAIT.observe(time.monotonic() - self.submitted_at)
         host = self.reported_ip or (info.node if isinstance(info, JobInfo) else "")
         self.ip = host
+        await self._wait_http(host, self.port)
         self.log.info("Server job %s of %s at %s:%s", self.job_id, self.user.name, host, self.port)
         self.server_started = True  # saved with the state: this job is a server, not a spawn
         return host, self.port
+
+    @observe("port")
+    def _port_changed(self, change):
+        if change["new"] and self._port_event is not None:
+            self._port_event.set()
+
+    async def _port_reported_within(self, timeout_s: float) -> None:
+        """Sleep ``timeout_s``, or less: wake as soon as the job reports its port."""
+        if self._port_event is None:
+            self._port_event = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._port_event.wait(), timeout_s)
+
+    async def _answers_http(self, url: str) -> bool:
+        try:
+            r = await AsyncHTTPClient().fetch(
+                url,
+                raise_error=False,
+                follow_redirects=False,
+                connect_timeout=2,
+                request_timeout=10,
+            )
+        except Exception:  # refused, reset, not there yet
+            return False
+        return r.code < 500
+
+    async def _wait_http(self, host: str, port: int) -> None:
+        """Return once the server answers HTTP (any non-5xx, as JupyterHub's own check).
+
+        JupyterHub checks too, after start() returns, but backs off exponentially (0.2, 0.4,
+        0.8, 1.6, 3.2 s …): a server up after 3.1 s is seen at 6.2 s. Checking every
+        :attr:`ready_check_interval_s` here makes its first check succeed. Fails early when
+        the job ends meanwhile; after :attr:`http_timeout` JupyterHub's check takes over.
+        """
+        if self.internal_ssl:
+            return  # JupyterHub's check knows the certificates
+        base_url = self.server.base_url if self.server else "/"
+        url = f"http://{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{port}{base_url}"
+        self.progress_message = f"Slurm job {self.job_id}: JupyterLab starting at {host}:{port}"
+        deadline = time.monotonic() + self.http_timeout
+        next_job_check = time.monotonic() + self.startup_poll_interval
+        while time.monotonic() < deadline:
+            if await self._answers_http(url):
+                return
+            if time.monotonic() >= next_job_check:
+                next_job_check = time.monotonic() + self.startup_poll_interval
+                info = await self.job_info(max_age_s=self.startup_poll_interval)
+                if info is None or (isinstance(info, JobInfo) and info.state not in RUNNING_STATES):
+                    message = self._gone_message(info)
+                    self.clear_state()
+                    raise RuntimeError(message)
+            await asyncio.sleep(self.ready_check_interval_s)
 
     async def progress(self):
         sent = ""

@@ -17,19 +17,13 @@ from urllib.parse import urlparse
 
 import pytest
 import requests
+from slurm_hub import chp
 
 from analysis_lib.apps.sample import make_sample_catalog
-from rarehub_testing import CHROMIUM_ARGS, REPO, free_port_block, require_executable, wait_for
+from rarehub_testing import CHROMIUM_ARGS, free_port_block, require_executable, wait_for
 
 USER = "alice"
 PASSWORD = "monitor-test-password"
-
-
-def chp() -> str:
-    path = REPO / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
-    if not path.exists():
-        pytest.skip(f"{path} missing: run ./dev test (npm ci --prefix hub) first")
-    return str(path)
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,9 @@ layers for the user's ID mapping and fails ("error during chown … permission d
 
 from __future__ import annotations
 
-import os
 import pwd
 import re
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,15 +22,15 @@ from pathlib import Path
 import pytest
 import requests
 import slurm
-import yaml
 from rarehub_image import (
     CONTAINERS_CONF,
     IMAGE_TUTORIALS,
     podman,
     rarehub_image,  # noqa: F401  (a session fixture)
 )
+from slurm_hub import running_slurm_hub, site_limits
 
-from rarehub_testing import REPO, free_port_block, wait_for
+from rarehub_testing import REPO, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.image]
 
@@ -41,13 +38,6 @@ USER = "rarehub-pod1"
 PASSWORD = "slurm-podman-test-password"
 ADMIN_TOKEN = "rarehub-podman-test-admin-token-0123456789"
 PORT_RANGE = (24000, 24999)
-
-
-def chp() -> str:
-    path = REPO / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
-    if not path.exists():
-        pytest.skip(f"{path} missing: run ./dev test (npm ci --prefix hub) first")
-    return str(path)
 
 
 def as_user(user: str, env: dict[str, str], *argv: str, timeout: float = 300):
@@ -103,7 +93,6 @@ def ancestors(pid: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def podman_hub(slurm_cluster, rarehub_image, tmp_path_factory):  # noqa: F811
-    proxy = chp()
     slurm.ensure_unix_user(USER)
     # World-readable: the job (as USER) reads it. Overlay, not the rootless vfs fallback.
     storage_conf = slurm_cluster.work_dir / "rarehub-podman-storage.conf"
@@ -115,71 +104,25 @@ def podman_hub(slurm_cluster, rarehub_image, tmp_path_factory):  # noqa: F811
     }
     load_s = load_image_for(USER, rarehub_image, podman_env, slurm_cluster.work_dir)
 
-    state = tmp_path_factory.mktemp("slurm-podman-hub")
-    port = free_port_block(3)
-    site = {
-        "deployment": "slurm",
-        "state_dir": str(state / "state"),
-        "env_prefix": sys.prefix,
-        "hub": {"ip": "127.0.0.1", "port": port, "proxy_command": proxy},
-        "auth": {"shared_password": PASSWORD, "allowed_users": [USER]},
-        "slurm": {
-            "runtime": "podman",
-            "image": rarehub_image,
-            "environment": {"SLURM_CONF": str(slurm_cluster.conf)},
-            "job_environment": podman_env,
-            "port_range": list(PORT_RANGE),
-            "squeue_interval_s": 2,
-            "poll_interval_s": 3,
-            "start_timeout_s": 150,
-            "limits": {
-                "partitions": [slurm_cluster.partition],
-                "cpus": [1, slurm_cluster.cpus],
-                "memory_GiB": [1, 2],
-                "walltime_minutes": [10, 120],
-            },
-        },
+    slurm_site = {
+        "runtime": "podman",
+        "image": rarehub_image,
+        "job_environment": podman_env,
+        "port_range": list(PORT_RANGE),
+        "squeue_interval_s": 2,
+        "poll_interval_s": 3,
+        "start_timeout_s": 150,
+        "limits": site_limits(slurm_cluster),
     }
-    config = state / "site.yaml"
-    config.write_text(yaml.safe_dump(site))
-    extra = state / "state" / "jupyterhub_config.d"
-    extra.mkdir(parents=True)
-    (extra / "50-test-admin.py").write_text(
-        "c.JupyterHub.services.append(\n"
-        f"    {{'name': 'test-admin', 'api_token': {ADMIN_TOKEN!r}}})\n"
-        "c.JupyterHub.load_roles.append(\n"
-        "    {'name': 'test-admin', 'scopes': ['admin:users', 'admin:servers',\n"
-        "     'admin:server_state', 'list:users', 'access:servers'], 'services': ['test-admin']})\n"
-    )
-    log = state / "hub.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [str(Path(sys.prefix) / "bin" / "rarehub-hub"), "start", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-
-        def up():  # wait_for retries on exceptions: return "exited" to stop at once
-            if proc.poll() is not None:
-                return "exited"
-            return requests.get(f"{base}/hub/health", timeout=2).ok
-
-        assert wait_for(up, timeout=120, what="hub") is True, log.read_text()[-3000:]
-        yield {"base": base, "log": log, "cluster": slurm_cluster, "load_s": load_s}
-    finally:
-        if proc.poll() is None:
-            requests.delete(f"{base}/hub/api/users/{USER}/server", headers=auth(), timeout=30)
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        jobs = slurm_cluster.run("squeue", "-h", "-u", USER, "-o", "%i").split()
-        slurm_cluster.scancel(*jobs)
+    with running_slurm_hub(
+        slurm_cluster,
+        tmp_path_factory.mktemp("slurm-podman-hub"),
+        users=[USER],
+        password=PASSWORD,
+        admin_token=ADMIN_TOKEN,
+        slurm=slurm_site,
+    ) as hub:
+        yield {"base": hub.base, "log": hub.log, "cluster": slurm_cluster, "load_s": load_s}
 
 
 def auth() -> dict[str, str]:
@@ -218,6 +161,13 @@ def test_rest_spawn_runs_the_server_inside_the_image_with_podman(podman_hub):
     # Reachable through the proxy (the admin service token has access:servers).
     r = requests.get(f"{base}/user/{USER}/api/status", headers=auth(), timeout=30)
     assert r.status_code == 200, r.text
+    # The image's server has the walltime endpoint, and the job's variables reached it
+    # through podman (no squeue in the image: the job script's end time).
+    r = requests.get(f"{base}/user/{USER}/rarehub/walltime", headers=auth(), timeout=30)
+    assert r.status_code == 200, r.text
+    info = r.json()
+    assert (info["job_id"], info["source"], info["warn_minutes"]) == (job, "environment", [10, 2])
+    assert 25 * 60 < info["remaining_s"] <= 30 * 60
 
     # The process serving the port is the user's, in a container that podman's conmon runs:
     # another root file system and another user namespace, the image's files in it.
