@@ -34,14 +34,14 @@ Physical parameters (sources):
   SNS trip statistics; illustrative).
 - CsI[Na] light yield 13.35 PE/keVee and a constant quenching factor of 8.78 % for
   nuclear recoils (COHERENT 2017, same reference; data release arXiv:1804.09459), so CEvNS
-  recoils (≲ 45 keVnr) give ≲ 50 PE; the PE count is Poisson with a 0.3 PE Gaussian
+  recoils (≲ 45 keVnr) give ≲ 55 PE; the PE count is Poisson with a 0.3 PE Gaussian
   electronics smear, and an event is recorded above 0.5 PE.
 - Steady-state background (gammas, cosmics, ¹³⁴Cs/¹³⁷Cs, afterglow): flat in time, falling
   exponentially in PE, the same in both windows. Its rate is set so that in tutorial 04's
   region (1–20 PE, first 6 µs of the window) it is ≈ 4× the SM CEvNS expectation — the
   ratio in COHERENT's CsI data: ≈ 1270 steady-state vs 306 ± 20 CEvNS events in the fit
   region of the full data set (Akimov et al., PRL 129 (2022) 081801; the 2017 first
-  observation had 134 ± 22 CEvNS over a steady-state background a few times larger).
+  observation, Science 357 (2017) 1123, fitted 134 ± 22 CEvNS events).
 - Not simulated: beam-related prompt neutrons and neutrino-induced neutrons (≈ 6 % and
   ≈ 2 % of the CEvNS count in COHERENT 2022): here beam-on − beam-off is pure CEvNS.
 """
