@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..pulses.optimal_filter import OptimalFilter
 from ..pulses.simulate import pulse_template
-from ..pulses.trigger import StreamTrigger, TriggerBatch
+from ..pulses.trigger import StreamTrigger, TriggerBatch, raw_stream_chunks
 from .core import Option, PipelineError, RunInput, Step
 
 __all__ = ["StreamChunk", "StreamSamples", "Triggers"]
@@ -99,18 +99,12 @@ class StreamSamples(Step):
                     )
                 found = True
                 start_ns = int(raw.attrs.get("start_ns", 0))
-                for first, block in raw.stream_blocks(self.block_samples):
-                    yield StreamChunk(
-                        samples=(
-                            block.sum(axis=0, dtype=np.float64)
-                            if self.channel == -1
-                            else block[self.channel].astype(np.float64)
-                        ),
-                        first_sample=int(first),
-                        fs_Hz=raw.sample_rate_Hz,
-                        file=str(path),
-                        start_ns=start_ns,
-                    )
+                first = 0
+                for samples in raw_stream_chunks(
+                    raw, channel=self.channel, block_samples=self.block_samples
+                ):
+                    yield StreamChunk(samples, first, raw.sample_rate_Hz, str(path), start_ns)
+                    first += len(samples)
         if not found:
             raise PipelineError(
                 f"run {run.run_id}: none of its raw files {[Path(f).name for f in run.files]} "

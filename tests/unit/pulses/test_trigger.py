@@ -23,6 +23,20 @@ def of():
     ), psd
 
 
+def stream_of(total, onsets, amps, psd, *, rng, chunk, fall=FALL):
+    """Chunks of a simulated stream with pulses of the given onsets and heights."""
+    return simulate_stream(
+        total,
+        pulse_samples=onsets,
+        amplitudes=amps,
+        psd=psd,
+        n_samples_psd=N,
+        fall_s=fall,
+        rng=rng,
+        chunk_samples=chunk,
+    )
+
+
 def test_injected_pulses_are_found_with_their_times_and_amplitudes(of):
     flt, psd = of
     rng = np.random.default_rng(0)
@@ -30,16 +44,7 @@ def test_injected_pulses_are_found_with_their_times_and_amplitudes(of):
     onsets = np.sort(rng.choice(np.arange(10_000, total - 10_000, 6_000), 150, replace=False))
     onsets = onsets + rng.uniform(0, 1, onsets.size)
     amps = rng.uniform(10, 60, onsets.size) * flt.sigma
-    chunks = simulate_stream(
-        total,
-        pulse_samples=onsets,
-        amplitudes=amps,
-        psd=psd,
-        n_samples_psd=N,
-        fall_s=FALL,
-        rng=1,
-        chunk_samples=77_777,
-    )
+    chunks = stream_of(total, onsets, amps, psd, rng=1, chunk=77_777)
     batches = list(find_triggers(chunks, flt, threshold_sigma=6.0, pretrigger_samples=PRE))
     found = np.concatenate([b.onset_sample for b in batches])
     amp = np.concatenate([b.filter_amplitude for b in batches])
@@ -107,16 +112,7 @@ def test_triggers_on_a_raw_file_stream(of, tmp_path):
     amps = np.array([40.0, 80.0, 25.0]) * flt.sigma
     path = tmp_path / "stream.h5"
     with RawWriter(path, sample_rate_Hz=FS, channels=["A", "B"], stream_chunk=1 << 15) as w:
-        for block in simulate_stream(
-            500_000,
-            pulse_samples=onsets,
-            amplitudes=amps,
-            psd=psd,
-            n_samples_psd=N,
-            fall_s=FALL,
-            rng=5,
-            chunk_samples=65_536,
-        ):
+        for block in stream_of(500_000, onsets, amps, psd, rng=5, chunk=65_536):
             adc = np.rint(block + 1000).astype(np.int16)
             w.append_stream(np.stack([adc, np.zeros_like(adc)]))  # pulses in channel A only
     with RawFile(path) as raw:
@@ -139,18 +135,7 @@ def test_filter_side_lobes_of_a_huge_pulse_make_no_triggers():
     )
     onsets = np.array([40_000.0, 40_000.0 + 1.5 * N, 100_000.0])
     amps = np.array([300.0, 40.0, 300.0]) * flt.sigma
-    chunks = list(
-        simulate_stream(
-            160_000,
-            pulse_samples=onsets,
-            amplitudes=amps,
-            psd=psd,
-            n_samples_psd=N,
-            fall_s=fall,
-            rng=7,
-            chunk_samples=30_000,
-        )
-    )
+    chunks = list(stream_of(160_000, onsets, amps, psd, rng=7, chunk=30_000, fall=fall))
 
     def onsets_found(**kw):
         batches = find_triggers(chunks, flt, threshold_sigma=6, pretrigger_samples=pre, **kw)
@@ -167,20 +152,7 @@ def test_pulses_closer_than_merge_keep_the_larger_and_chunking_does_not_matter(o
     flt, psd = of
     onsets = np.array([30_000.0, 30_000.0 + N // 2, 60_000.0])
     amps = np.array([50.0, 80.0, 30.0]) * flt.sigma
-    stream = np.concatenate(
-        list(
-            simulate_stream(
-                90_000,
-                pulse_samples=onsets,
-                amplitudes=amps,
-                psd=psd,
-                n_samples_psd=N,
-                fall_s=FALL,
-                rng=8,
-                chunk_samples=90_000,
-            )
-        )
-    )
+    stream = np.concatenate(list(stream_of(90_000, onsets, amps, psd, rng=8, chunk=90_000)))
     results = []
     for size in (1_000, 17_321, 90_000):
         trig = StreamTrigger(flt, threshold_sigma=6, pretrigger_samples=PRE)
