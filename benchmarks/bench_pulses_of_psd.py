@@ -16,6 +16,11 @@ for float64 and float32. The FFT ceiling is given twice: scipy.fft's allocating
 rfft + irfft, and the in-place FFTPACK-layout pair on a reused buffer (what our kernels
 use, and the faster of the two).
 
+The PSD ratio has a ceiling: the locked QETpy (1.9.1) itself computes ``calc_psd`` from a
+float64 ``scipy.fft.rfft`` (``FFT_USE_RFFT``), so QETpy / (one bare in-place float32
+rfft of the same traces) — printed as "ceiling" — bounds what any float32 rfft-based
+PSD can reach; it measured 6–9× on the project's 2-core EPYC, below the 10× target.
+
 Run (unset the OpenBLAS core-type pins for this command only, see the env README):
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 \
