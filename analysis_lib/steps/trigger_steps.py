@@ -162,9 +162,9 @@ class Triggers(Step):
 
     def accumulate(self, stream_samples: StreamChunk, noise_psd: pd.DataFrame) -> None:
         chunk = stream_samples
-        of = self._filter(chunk.fs_Hz, noise_psd)
         if self._chunk is None or chunk.file != self._chunk.file:
             self._close_file()  # each file's stream is triggered on its own
+            of = self._filter(chunk.fs_Hz, noise_psd)
             n = of.n_samples
             self._trig = StreamTrigger(
                 of,
@@ -197,7 +197,9 @@ class Triggers(Step):
         rows = self._rows
         rows["file"] += [Path(c.file).name] * k
         rows["onset_sample"] += batch.onset_sample.tolist()
-        rows["time_ns"] += (c.start_ns + np.round(batch.onset_sample / c.fs_Hz * 1e9)).tolist()
+        # integer ns: a float64 of ~1.8e18 ns would round to 256 ns
+        offset_ns = np.round(batch.onset_sample * (1e9 / c.fs_Hz)).astype(np.int64)
+        rows["time_ns"] += (c.start_ns + offset_ns).tolist()
         rows["filter_amplitude"] += batch.filter_amplitude.tolist()
         rows["of_amplitude"] += fit.amplitude.tolist()
         rows["of_delay_s"] += fit.delay_s.tolist()
