@@ -75,10 +75,11 @@ def _packed_spectra(x, n, noverlap, win, dt, detrend) -> Iterator[np.ndarray]:
     rows per block. The blocks live in one reused buffer: consume each before the next.
 
     float32 path: each segment's baseline offset ``o`` (its rounded mean, from every 64th
-    sample) is subtracted while converting — exact for integer ADC counts — and restored
-    in float64 as ``X_k += o · W_k`` with ``W = rfft(window)`` (only the bins where ``W``
-    is not ~0: DC for no window, DC and bin 1 for Hann), so a large ADC baseline does
-    not spread float32 rounding errors over every bin.
+    sample) is subtracted after converting — exact for integer ADC counts — and restored
+    after the transform as ``X_k += o · W_k`` with ``W = rfft(window)`` computed in
+    float64 (only the bins where ``W`` is not ~0: DC for no window, DC and bin 1 for
+    Hann), so a large ADC baseline rounds only in those bins instead of spreading float32
+    rounding errors over every bin.
     """
     # (n_traces, n_seg, [n_ch,] n); without Welch segments each trace is one segment
     whole = n == x.shape[-1]
