@@ -2,12 +2,16 @@
 
     sudo /opt/rarehub/venv/bin/python benchmarks/bench_hub_spawn.py [--repeats 3]
 
+(From a working tree: ``PYTHONPATH=$PWD:$PWD/hub`` so the hub runs this tree's rarehub_hub.)
+
 Starts the same one-node Slurm the tests use (tests/support/slurm.py) and measures:
 
 1. ``sbatch → RUNNING`` for a bare job (the scheduler's own latency);
 2. ``sbatch → HTTP answer`` of a bare ``jupyter server`` job on 127.0.0.1 (what any server
    job costs, without the hub);
-3. hub spawn, ``POST /users/{name}/server → ready`` through RareHubSlurmSpawner.
+3. hub spawn, ``POST /users/{name}/server → ready`` through RareHubSlurmSpawner, with its
+   phases from the hub log: submitted → the job reports its port (Slurm start + launcher) →
+   the server answers HTTP (JupyterLab's start) → ready (the route is added).
 
 Target (issue "Hub"): (3) ≤ 1.5 × (1) + 2 s. The script prints (3) against both baselines.
 
@@ -20,8 +24,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import itertools
 import random
+import re
 import resource
 import signal
 import statistics
@@ -29,15 +34,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import requests
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests" / "support"), str(REPO / "hub")]
 
 import slurm  # noqa: E402
+from slurm_hub import running_slurm_hub  # noqa: E402
 
 from rarehub_hub.slurm_spawner import SQUEUE_FORMAT, SqueueBatcher  # noqa: E402
 from rarehub_testing import free_port_block, wait_for  # noqa: E402
@@ -92,63 +98,63 @@ def bare_server(cluster, repeats: int) -> list[float]:
     return times
 
 
-def hub_spawns(cluster, repeats: int, work: Path) -> list[float]:
-    port = free_port_block(3)
-    proxy = REPO / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
+STAMP = re.compile(r"^\[\w (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) JupyterHub")
+#: Hub log lines that mark the phases of a spawn (in this order).
+PHASES = {
+    "submitted": re.compile(r"Submitting rarehub-jupyter for "),
+    "port reported": re.compile(r"POST /hub/api/batchspawner "),
+    "server answers": re.compile(r"Server job \d+ of "),
+    "ready": re.compile(r"Adding user .* to proxy"),
+}
+
+
+def spawn_phases(log_text: str) -> list[dict[str, float]]:
+    """Per spawn, the seconds of each phase from the hub log's timestamps."""
+    spawns: list[dict[str, float]] = []
+    for line in log_text.splitlines():
+        m = STAMP.match(line)
+        if not m:
+            continue
+        t = datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+        for phase, pattern in PHASES.items():
+            if pattern.search(line):
+                if phase == "submitted":
+                    spawns.append({})
+                if spawns:
+                    spawns[-1][phase] = t
+    out = []
+    for s in spawns:
+        if len(s) == len(PHASES):
+            names = list(PHASES)
+            out.append({f"{a} → {b}": s[b] - s[a] for a, b in itertools.pairwise(names)})
+    return out
+
+
+def hub_spawns(cluster, repeats: int, work: Path) -> tuple[list[float], list[dict[str, float]]]:
     site = {
-        "deployment": "slurm",
-        "state_dir": str(work / "state"),
-        "env_prefix": sys.prefix,
-        "hub": {"ip": "127.0.0.1", "port": port, "proxy_command": str(proxy)},
-        "auth": {"shared_password": "bench-password", "allowed_users": [USER]},
-        "slurm": {
-            "environment": {"SLURM_CONF": str(cluster.conf)},
-            "job_environment": {"PYTHONPATH": f"{REPO}:{REPO / 'hub'}"},
-            "limits": {"partitions": [cluster.partition], "memory_GiB": [1, 2]},
-            "profiles": [{"name": "small", "display_name": "small", "memory_GiB": 1}],
-        },
+        "job_environment": {"PYTHONPATH": f"{REPO}:{REPO / 'hub'}"},
+        "limits": {"partitions": [cluster.partition], "memory_GiB": [1, 2]},
+        "profiles": [{"name": "small", "display_name": "small", "memory_GiB": 1}],
     }
-    (work / "site.yaml").write_text(yaml.safe_dump(site))
-    extra = work / "state" / "jupyterhub_config.d"
-    extra.mkdir(parents=True)
-    (extra / "bench.py").write_text(
-        f"c.JupyterHub.services.append({{'name': 'bench', 'api_token': {TOKEN!r}}})\n"
-        "c.JupyterHub.load_roles.append({'name': 'bench', 'services': ['bench'],"
-        " 'scopes': ['admin:users', 'admin:servers']})\n"
-    )
-    log = (work / "hub.log").open("wb")
-    hub = subprocess.Popen(
-        [f"{sys.prefix}/bin/rarehub-hub", "start", "--config", str(work / "site.yaml")],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}/hub/api"
-    headers = {"Authorization": f"token {TOKEN}"}
     times = []
-    try:
-        wait_for(lambda: requests.get(f"{base}/", timeout=1).ok, timeout=120, what="hub")
+    with running_slurm_hub(
+        cluster,
+        work,
+        users=[USER],
+        password="bench-password",
+        admin_token=TOKEN,
+        slurm=site,
+        admin_scopes=["admin:users", "admin:servers"],
+    ) as hub:
         for _ in range(repeats):
             t0 = time.perf_counter()
-            r = requests.post(f"{base}/users/{USER}/server", headers=headers, json={})
+            r = hub.spawn(USER)
             assert r.status_code in (201, 202), r.text
-
-            def ready():
-                u = requests.get(f"{base}/users/{USER}", headers=headers).json()
-                return u["servers"].get("", {}).get("ready")
-
-            wait_for(ready, timeout=120, what="hub spawn", every=0.05)
+            wait_for(lambda: hub.server(USER).get("ready"), timeout=120, what="spawn", every=0.05)
             times.append(time.perf_counter() - t0)
-            requests.delete(f"{base}/users/{USER}/server", headers=headers)
-            wait_for(
-                lambda: not requests.get(f"{base}/users/{USER}", headers=headers).json()["servers"],
-                timeout=60,
-                what="stop",
-            )
-    finally:
-        os.killpg(hub.pid, signal.SIGTERM)
-        hub.wait(timeout=60)
-    return times
+            hub.stop_server(USER, timeout=60)
+        phases = spawn_phases(hub.log.read_text())
+    return times, phases
 
 
 def polling(cluster, n_jobs: int, interval_s: float, intervals: int) -> dict[str, float]:
@@ -232,7 +238,7 @@ def main() -> None:
         print("bare sbatch → RUNNING:", running, flush=True)
         server = bare_server(cluster, args.repeats)
         print("bare sbatch → server answers:", server, flush=True)
-        spawn = hub_spawns(cluster, args.repeats, Path(tmp))
+        spawn, phases = hub_spawns(cluster, args.repeats, Path(tmp))
         print("hub spawn → ready:", spawn, flush=True)
         poll = polling(cluster, args.jobs, args.interval, intervals=3)
     med = statistics.median
@@ -242,6 +248,10 @@ def main() -> None:
     print(f"hub spawn request → ready      median {s:6.2f} s  {[round(x, 2) for x in spawn]}")
     print(f"target 1.5 × RUNNING + 2 s  =         {1.5 * r + 2:6.2f} s  -> met: {s <= 1.5 * r + 2}")
     print(f"spawn / bare server job       ratio   {s / b:6.2f}")
+    print(f"spawn / bare RUNNING          ratio   {s / r:6.2f}")
+    for name in phases[0] if phases else ():
+        values = [p[name] for p in phases]
+        print(f"  {name:34s} median {med(values):5.2f} s  {[round(v, 2) for v in values]}")
     print(
         f"{args.jobs} jobs, {args.jobs} pollers, {poll['intervals']:.1f} intervals of "
         f"{args.interval} s: squeue calls {poll['squeue_calls']} "

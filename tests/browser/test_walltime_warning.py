@@ -1,10 +1,11 @@
 """Inside JupyterLab, the user is warned before the server's Slurm job reaches its walltime.
 
 A real Slurm spawn (hub in Slurm mode, runtime ``none``) with a 2-minute walltime and
-``walltime_warnings_minutes: [1.5, 1]``; headless Chromium logs in and opens the lab. The
-warning shows as a JupyterLab notification once 1.5 min are left, and again at 1 min, each
+``walltime_warnings_minutes: [1.5, 0.75]``; headless Chromium logs in and opens the lab. The
+warning shows as a JupyterLab notification once 1.5 min are left, and again at 45 s, each
 with the time left — checked against the end time Slurm itself reports (``squeue -o %e``).
-The test stops the server after the second warning (about 70 s after the spawn).
+The lab has ~70 s after the job starts to load before the second threshold (a loaded
+machine); the test stops the server after the second warning (~80 s after the spawn).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from rarehub_testing import REPO
 USER = "rarehub-wt1"
 PASSWORD = "walltime-warning-password"
 ADMIN_TOKEN = "rarehub-walltime-test-admin-token-0123456789"
-WARN_MINUTES = [1.5, 1.0]
+WARN_MINUTES = [1.5, 0.75]
 WARNING = re.compile(r"Slurm job (\d+) ends in (?:(\d+) min )?(\d+) s \(at [^)]*\)")
 #: The lab checks every 5 s, and a notification takes a moment to render.
 SLACK_S = 12
