@@ -83,6 +83,7 @@ def test_lab_warns_before_the_walltime_and_again_closer_to_the_end(hub, page):
     info = r.json()
     assert info["job_id"] == job
     assert info["warn_minutes"] == WARN_MINUTES
+    assert info["source"] == "squeue"  # the node's Slurm client answered (SLURM_CONF is set)
     assert abs(info["end_epoch_s"] - end) <= 2, (info, end)
 
     # Log in, straight on to the lab (not the welcome notebook: no kernel needed here).

@@ -205,7 +205,9 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 JobAcctGatherType=jobacct_gather/none
 SlurmctldTimeout=30
-SlurmdTimeout=60
+# Generous: the outage test stops slurmctld for a minute; the node must not be declared
+# dead (and its jobs killed) for answering late right after the controller returns.
+SlurmdTimeout=300
 InactiveLimit=0
 MinJobAge=30
 KillWait=5

@@ -25,6 +25,7 @@ from rarehub_hub.walltime import (
     job_walltime,
     parse_squeue_end,
     parse_warn_minutes,
+    slurm_client_configured,
 )
 
 NOW = 1_800_000_000.0
@@ -90,6 +91,14 @@ def test_malformed_variables_are_named_with_their_value(env, names):
         job_walltime({"SLURM_JOB_ID": "42", **env}, NOW)
     for name in names:
         assert name in str(err.value)
+
+
+def test_squeue_is_asked_only_where_the_slurm_client_has_a_configuration(tmp_path):
+    conf = tmp_path / "slurm.conf"
+    conf.write_text("ClusterName=x\n")
+    assert slurm_client_configured({"SLURM_CONF": str(conf)})
+    # Without a file squeue would look the controller up in DNS: not asked.
+    assert not slurm_client_configured({"SLURM_CONF": str(tmp_path / "missing.conf")})
 
 
 def test_warn_minutes_are_deduplicated_largest_first():
