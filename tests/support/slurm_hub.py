@@ -73,13 +73,14 @@ def start_hub(config: Path, log: Path) -> subprocess.Popen:
         )
 
 
-def stop_hub(proc: subprocess.Popen | None) -> None:
-    """SIGTERM the hub's process group (hub + proxy); SIGKILL after 30 s."""
+def stop_session(proc: subprocess.Popen | None, timeout: float = 30) -> None:
+    """SIGTERM the process group of ``proc`` (started with ``start_new_session``: a hub and
+    its proxy, a Jupyter server …); SIGKILL after ``timeout`` seconds."""
     if proc is None or proc.poll() is not None:
         return
     os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(timeout=30)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -108,7 +109,7 @@ class SlurmHub:
         assert wait_for(up, timeout=timeout, what="hub") is True, self.log.read_text()[-3000:]
 
     def stop(self) -> None:
-        stop_hub(self.proc)
+        stop_session(self.proc)
 
     @property
     def headers(self) -> dict[str, str]:

@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from slurm_hub import stop_session
 
 from rarehub_hub.singleuser import enable_walltime_warning
 from rarehub_testing import free_port_block, wait_for
@@ -62,13 +62,7 @@ def lab_server(tmp: Path, job_env: dict[str, str]):
         assert wait_for(up, timeout=90, what="jupyter lab") is True, log.read_text()[-3000:]
         yield base, log
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_session(proc, timeout=20)
 
 
 @pytest.fixture(scope="module")
