@@ -1,6 +1,7 @@
 """Execute a notebook headless and save it: ``python -m analysis_lib.release.execute_notebook
-IN OUT [--cwd DIR] [--timeout S]``. Run as a subprocess (or inside the release image) by
-:func:`analysis_lib.release.verify.verify`, so kernel warnings never reach the caller."""
+IN OUT [--cwd DIR] [--timeout S] [--startup-timeout S]``. Run as a subprocess (or inside the
+release image) by :func:`analysis_lib.release.verify.verify`, so kernel warnings never reach
+the caller."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("out", type=Path)
     p.add_argument("--cwd", type=Path, default=None, help="working directory of the kernel")
     p.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    p.add_argument(
+        "--startup-timeout", type=int, default=60, help="seconds for the kernel to start"
+    )
     a = p.parse_args(argv)
 
     import nbformat
@@ -22,7 +26,11 @@ def main(argv: list[str] | None = None) -> None:
     nb = nbformat.read(a.notebook, as_version=4)
     cwd = str(a.cwd or a.notebook.parent)
     NotebookClient(
-        nb, timeout=a.timeout, kernel_name="python3", resources={"metadata": {"path": cwd}}
+        nb,
+        timeout=a.timeout,
+        startup_timeout=a.startup_timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": cwd}},
     ).execute()
     from analysis_lib.io.atomic import atomic_path
 

@@ -1,17 +1,27 @@
-"""The tutorials, executed headless on the tiny demo data, and the physics they find.
+"""The tutorials, executed headless on the tiny demo data inside the built image, and the
+physics they find.
 
-Each notebook runs in a fresh kernel of this Python environment (nbclient), in its own
-temporary working directory, with ``RAREHUB_DATA`` pointing at demo data generated once per
-session and ``RAREHUB_RESULTS`` at a processing store shared by all notebooks (as a user's
-``~/results`` would be, so later tutorials reuse what earlier ones processed). Every
-notebook writes ``<name>.results.json`` with the numbers it found; the tests check them
-against the demo's injected truth and check that the last cell shows a HoloViews plot.
+Each notebook is the image's own copy (``$RAREHUB_TUTORIALS``), executed by the image's
+``python -m analysis_lib.release.execute_notebook`` (what ``rarehub release verify
+--in-image`` runs) in a container locked down as on a cluster: an arbitrary UID, a read-only
+root, no network at all (``analysis_lib.release.verify.podman_prefix``). Bound at their host
+paths: the demo data, generated once per session; ``RAREHUB_RESULTS``, a processing store
+shared by all notebooks (as a user's ``~/results`` would be, so later tutorials reuse what
+earlier ones processed); and the test's own folder, where the kernel works. Every notebook
+writes ``<name>.results.json`` with the numbers it found; the tests check them against the
+demo's injected truth and check that the last cell shows a HoloViews plot whose styles are
+all inline (offline hubs).
+
+Tutorial 06's Slurm branch runs on the host instead, against the session's real one-node
+Slurm: it needs the Slurm client and the munge socket, which the image does not carry (on a
+cluster the hub's job script provides them; see hub/).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -19,11 +29,17 @@ import numpy as np
 import pandas as pd
 import pytest
 from nbclient import NotebookClient
+from rarehub_image import ARBITRARY_UID, IMAGE_TUTORIALS, podman
 from traitlets.config import Config
+
+from analysis_lib.release.verify import podman_prefix
 
 TUTORIALS = Path(__file__).resolve().parents[2] / "tutorials"
 CELL_TIMEOUT_S = 180
+KERNEL_STARTUP_S = 120  # a kernel start on 2 busy cores
 HOLOVIEWS_MIME = "application/vnd.holoviews_exec.v0+json"
+# The URL of any Bokeh ImportedStyleSheet in a plot's output (none: all styles inline).
+IMPORTED_STYLESHEET = re.compile(r'ImportedStyleSheet\\?"[^}]*?\\?"url\\?":\\?"([^"\\]+)')
 
 
 @pytest.fixture(scope="session")
@@ -33,19 +49,77 @@ def demo_data(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("rarehub-data")
     generate_demo(out, size="tiny", verbose=False)
+    # usable by the container's arbitrary UID: SQLite adds its -wal and -shm files beside
+    # the catalog; everything else is only read
+    for p in [out, *out.rglob("*")]:
+        p.chmod(0o777 if p.is_dir() else 0o666 if p.name.startswith("catalog.") else 0o644)
     return out
 
 
 @pytest.fixture(scope="session")
 def results_store(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("rarehub-results")
+    store = tmp_path_factory.mktemp("rarehub-results")
+    store.chmod(0o777)  # written by the container's arbitrary UID
+    return store
 
 
-def run_notebook(name: str, demo_data: Path, results_store: Path, workdir: Path):
-    """Execute ``tutorials/<name>.ipynb`` in ``workdir``; return (notebook, results dict)."""
+def _check_stored_clean(name: str) -> None:
     nb = nbformat.read(TUTORIALS / f"{name}.ipynb", as_version=4)
     # stored without outputs: what users receive is clean
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def run_notebook(
+    name: str,
+    image: str,
+    demo_data: Path,
+    results_store: Path,
+    workdir: Path,
+    env: dict[str, str] | None = None,
+):
+    """Execute the image's ``<name>.ipynb`` in ``workdir``, inside ``image``.
+
+    Returns (executed notebook, results dict).
+    """
+    _check_stored_clean(name)
+    workdir.chmod(0o777)
+    env = {
+        "RAREHUB_DATA": str(demo_data),
+        "RAREHUB_RESULTS": str(results_store),
+        "PYTHONWARNINGS": "default",
+        **(env or {}),
+    }
+    # The lock-down of `rarehub release verify --in-image`, without its bundle volume: the
+    # data, the store and the working folder are bound writable at their host paths (the
+    # tutorials open the catalog read-write, as SQLite in WAL mode needs its folder writable).
+    prefix = podman_prefix(image, user=f"{ARBITRARY_UID}:{ARBITRARY_UID}", network="none")
+    options = [a.format(out=results_store) for a in prefix[2:-1] if "{bundle}" not in a]
+    options += [f"--volume={p}:{p}" for p in (demo_data, workdir)]
+    options += [f"--workdir={workdir}", *(f"--env={k}={v}" for k, v in env.items())]
+    executed = workdir / f"{name}.ipynb"
+    podman(
+        "run",
+        *options,
+        image,
+        "python",
+        "-m",
+        "analysis_lib.release.execute_notebook",
+        f"{IMAGE_TUTORIALS}/{name}.ipynb",
+        str(executed),
+        f"--cwd={workdir}",
+        f"--timeout={CELL_TIMEOUT_S}",
+        f"--startup-timeout={KERNEL_STARTUP_S}",
+        timeout=900,
+    )
+    nb = nbformat.read(executed, as_version=4)
+    results = json.loads((workdir / f"{name}.results.json").read_text())
+    return nb, results
+
+
+def run_notebook_here(name: str, demo_data: Path, results_store: Path, workdir: Path):
+    """Execute ``tutorials/<name>.ipynb`` in a kernel of this environment (nbclient)."""
+    _check_stored_clean(name)
+    nb = nbformat.read(TUTORIALS / f"{name}.ipynb", as_version=4)
     env = {
         **os.environ,
         "RAREHUB_DATA": str(demo_data),
@@ -59,7 +133,7 @@ def run_notebook(name: str, demo_data: Path, results_store: Path, workdir: Path)
         config=config,
         kernel_name="python3",
         timeout=CELL_TIMEOUT_S,
-        startup_timeout=120,  # a kernel start on 2 busy cores
+        startup_timeout=KERNEL_STARTUP_S,
         resources={"metadata": {"path": str(workdir)}},
     )
     client.execute(env=env, cwd=str(workdir))
@@ -82,12 +156,15 @@ def assert_clean_and_plotted(nb) -> None:
     last = [c for c in nb.cells if c.cell_type == "code"][-1]
     mimes = {m for o in last["outputs"] for m in o.get("data", {})}
     assert HOLOVIEWS_MIME in mimes, mimes
+    # … and names no stylesheet to fetch: a hub without internet shows it styled, at once
+    html = json.dumps([o.get("data", {}).get("text/html", "") for o in outs])
+    assert IMPORTED_STYLESHEET.findall(html) == []
 
 
 def test_first_plot_histograms_every_beam_off_event_of_the_catalogued_run(
-    demo_data, results_store, tmp_path
+    rarehub_image, demo_data, results_store, tmp_path
 ):
-    nb, res = run_notebook("01-first-plot", demo_data, results_store, tmp_path)
+    nb, res = run_notebook("01-first-plot", rarehub_image, demo_data, results_store, tmp_path)
     assert_clean_and_plotted(nb)
     events = pd.read_parquet(demo_data / "coherent" / "csi_events.parquet")
     assert res["n_events"] == len(events)
@@ -107,13 +184,13 @@ def test_first_plot_histograms_every_beam_off_event_of_the_catalogued_run(
 
 
 def test_pulses_and_noise_measures_the_baseline_resolution_the_noise_model_predicts(
-    demo_data, results_store, tmp_path
+    rarehub_image, demo_data, results_store, tmp_path
 ):
     from analysis_lib.demo.ge import GE_PARAMETERS, noise_psd
     from analysis_lib.pulses.optimal_filter import OptimalFilter
     from analysis_lib.pulses.simulate import pulse_template
 
-    nb, res = run_notebook("02-pulses-and-noise", demo_data, results_store, tmp_path)
+    nb, res = run_notebook("02-pulses-and-noise", rarehub_image, demo_data, results_store, tmp_path)
     assert_clean_and_plotted(nb)
     # truth: the OF resolution of the channel sum for the generator's own noise model
     # (four independent channels → 4× the one-channel PSD), in eV
@@ -132,8 +209,10 @@ def test_pulses_and_noise_measures_the_baseline_resolution_the_noise_model_predi
     assert abs(pull) < 3, pull
 
 
-def test_calibrate_finds_the_activation_lines_at_their_energies(demo_data, results_store, tmp_path):
-    nb, res = run_notebook("03-calibrate", demo_data, results_store, tmp_path)
+def test_calibrate_finds_the_activation_lines_at_their_energies(
+    rarehub_image, demo_data, results_store, tmp_path
+):
+    nb, res = run_notebook("03-calibrate", rarehub_image, demo_data, results_store, tmp_path)
     assert_clean_and_plotted(nb)
     k = res["checks"]["Ge71 K (odd events)"]
     ga = res["checks"]["Ga68 K (all events)"]
@@ -207,11 +286,11 @@ def standard_model_cevns_recorded(config: dict, pot: float) -> float:
 
 
 def test_beam_cevns_excess_matches_the_injected_signal_and_the_prediction(
-    demo_data, results_store, tmp_path
+    rarehub_image, demo_data, results_store, tmp_path
 ):
     from analysis_lib.catalog import Catalog
 
-    nb, res = run_notebook("04-beam-cevns", demo_data, results_store, tmp_path)
+    nb, res = run_notebook("04-beam-cevns", rarehub_image, demo_data, results_store, tmp_path)
     assert_clean_and_plotted(nb)
     events = pd.read_parquet(demo_data / "coherent" / "csi_events.parquet")
     with Catalog.open(demo_data / "catalog.sqlite", create=False) as cat:
@@ -252,9 +331,9 @@ def test_beam_cevns_excess_matches_the_injected_signal_and_the_prediction(
 
 
 def test_limit_agrees_with_the_truth_and_the_expected_sensitivity(
-    demo_data, results_store, tmp_path
+    rarehub_image, demo_data, results_store, tmp_path
 ):
-    nb, res = run_notebook("05-limit", demo_data, results_store, tmp_path)
+    nb, res = run_notebook("05-limit", rarehub_image, demo_data, results_store, tmp_path)
     assert_clean_and_plotted(nb)
     mass = np.array(res["masses_GeV"])
     limit = np.array(res["sigma_up_cm2"])
@@ -280,15 +359,21 @@ def test_limit_agrees_with_the_truth_and_the_expected_sensitivity(
 
 
 def test_scale_out_processes_every_triggered_run_on_a_loopback_dask_cluster(
-    demo_data, results_store, tmp_path, monkeypatch
+    rarehub_image, demo_data, results_store, tmp_path
 ):
     from analysis_lib.catalog import Catalog
     from analysis_lib.steps import DEFAULT_STEPS, Pipeline
     from analysis_lib.steps.runs import run_inputs_from_catalog
 
-    # a local Dask cluster on 127.0.0.1 (the Slurm branch needs a reachable Slurm)
-    monkeypatch.setenv("RAREHUB_DASK_CLUSTER", "local")
-    nb, res = run_notebook("06-scale-out", demo_data, results_store, tmp_path)
+    # a local Dask cluster on the container's own 127.0.0.1 (the Slurm branch: below)
+    nb, res = run_notebook(
+        "06-scale-out",
+        rarehub_image,
+        demo_data,
+        results_store,
+        tmp_path,
+        env={"RAREHUB_DASK_CLUSTER": "local"},
+    )
     assert_clean_and_plotted(nb)
     assert res["cluster"] == "local"
     assert res["scheduler"].startswith("tcp://127.0.0.1:")
@@ -314,11 +399,13 @@ def test_scale_out_processes_every_triggered_run_on_a_loopback_dask_cluster(
 
 
 def test_reproducible_results_trace_a_figure_and_freeze_a_verifiable_release(
-    demo_data, results_store, tmp_path
+    rarehub_image, demo_data, results_store, tmp_path
 ):
     from analysis_lib.release import verify
 
-    nb, res = run_notebook("07-reproducible-results", demo_data, results_store, tmp_path)
+    nb, res = run_notebook(
+        "07-reproducible-results", rarehub_image, demo_data, results_store, tmp_path
+    )
     assert_clean_and_plotted(nb)
     # the figure names the stored result whose lineage file is beside it
     assert res["figure_result_key"] == res["stored_key"]
@@ -343,7 +430,7 @@ def test_scale_out_runs_its_dask_workers_as_jobs_on_the_real_slurm(
     monkeypatch.setenv("RAREHUB_DASK_INTERFACE", "lo")
     monkeypatch.setenv("SLURM_CONF", slurm_cluster.env["SLURM_CONF"])
     store = tmp_path / "store"  # a fresh store: the workers must really make everything
-    nb, res = run_notebook("06-scale-out", demo_data, store, tmp_path)
+    nb, res = run_notebook_here("06-scale-out", demo_data, store, tmp_path)
     assert_clean_and_plotted(nb)
     assert res["cluster"] == "slurm"
     assert res["scheduler"].startswith("tcp://127.0.0.1:")
