@@ -655,7 +655,8 @@ class RareHubSlurmSpawner(SlurmSpawner):
             if time.monotonic() >= next_job_check:
                 next_job_check = time.monotonic() + self.startup_poll_interval
                 info = await self.job_info(max_age_s=self.startup_poll_interval)
-                if info is None or (isinstance(info, JobInfo) and info.state not in RUNNING_STATES):
+                alive = RUNNING_STATES | PENDING_STATES
+                if info is None or (isinstance(info, JobInfo) and info.state not in alive):
                     message = self._gone_message(info)
                     self.clear_state()
                     raise RuntimeError(message)

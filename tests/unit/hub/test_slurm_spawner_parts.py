@@ -149,3 +149,59 @@ def test_a_snapshot_older_than_the_submission_is_not_trusted(tmp_path):
     first, later = asyncio.run(run())
     assert later is not first
     assert batcher.calls == 2
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _answer_302(reader, writer):
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.1 302 Found\r\nLocation: /lab\r\nContent-Length: 0\r\n\r\n")
+    await writer.drain()
+    writer.close()
+
+
+def test_start_waits_for_the_server_to_answer_without_backing_off():
+    """JupyterHub's own check backs off to seconds; the spawner's sees a server at once."""
+    import time
+
+    sp = make_spawner()
+    sp.job_id = "5"
+
+    async def running(**kw):
+        return JobInfo("RUNNING", "vm", "None")
+
+    sp.job_info = running
+    port = _free_port()
+
+    async def scenario():
+        async def serve_later():
+            await asyncio.sleep(1.0)
+            server = await asyncio.start_server(_answer_302, "127.0.0.1", port)
+            return server, time.monotonic()
+
+        later = asyncio.ensure_future(serve_later())
+        await sp._wait_http("127.0.0.1", port)
+        seen = time.monotonic()
+        server, up = await later
+        server.close()
+        return seen - up
+
+    assert 0 <= asyncio.run(scenario()) < 0.5
+
+
+def test_a_job_gone_before_its_server_answers_fails_the_spawn_at_once():
+    sp = make_spawner()
+    sp.job_id = "6"
+
+    async def gone(**kw):
+        return None
+
+    sp.job_info = gone
+    with pytest.raises(RuntimeError, match="Slurm job 6 is no longer known to Slurm"):
+        asyncio.run(asyncio.wait_for(sp._wait_http("127.0.0.1", _free_port()), 10))
