@@ -46,8 +46,10 @@ def test_demo_script_runs_slurm_and_hub_then_stops_everything(demo_state):
     chp = REPO / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
     if not chp.exists():
         pytest.skip(f"{chp} missing: run ./dev test first")
-    port = free_port_block(3)
-    slurm_ports = f"{free_port_block(1)} {free_port_block(1)}"
+    # One block for all: the hub's PORT..PORT+2, then slurmctld and slurmd. (Separate picks
+    # could hand Slurm PORT+1, freed again after the first pick: the hub then cannot bind.)
+    port = free_port_block(5)
+    slurm_ports = f"{port + 3} {port + 4}"
     env = dict(
         os.environ,
         RAREHUB_PORT=str(port),
