@@ -75,7 +75,7 @@ def test_lab_warns_before_the_walltime_and_again_closer_to_the_end(hub, page):
     hub.wait_ready(USER)
     job = hub.job_id(USER)
     end = slurm_end(hub.cluster, job)
-    assert 100 < end - time.time() <= 120
+    assert 75 < end - time.time() <= 121  # a 2-minute limit from the job start (%e: whole s)
 
     # The endpoint, through the hub's proxy: Slurm's own end time, the site's thresholds.
     r = requests.get(f"{hub.base}/user/{USER}/rarehub/walltime", headers=hub.headers, timeout=30)
