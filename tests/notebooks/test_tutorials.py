@@ -424,6 +424,14 @@ def test_reproducible_results_trace_a_figure_and_freeze_a_verifiable_release(
 def test_scale_out_runs_its_dask_workers_as_jobs_on_the_real_slurm(
     demo_data, results_store, tmp_path, monkeypatch, slurm_cluster
 ):
+    """Tutorial 06's Slurm branch, on the host rather than in the image.
+
+    The image carries no Slurm client (``sbatch``, ``squeue``, ``scancel``) and no munge, and
+    could not reach the session's munge socket and ``SLURM_CONF`` from its locked-down
+    container; dask-jobqueue also starts each worker with the notebook's own Python, which
+    a Slurm job on this node runs outside any container. So this branch runs in a kernel of
+    the test environment (its local branch runs in the image, above).
+    """
     # the notebook's Slurm branch, on the one-node loopback Slurm of the test session
     monkeypatch.setenv("RAREHUB_DASK_CLUSTER", "slurm")
     monkeypatch.setenv("RAREHUB_SLURM_PARTITION", slurm_cluster.partition)
