@@ -181,45 +181,75 @@ class Catalog:
             if not create or readonly:
                 raise CatalogError(f"no catalog at {path} (create it with create=True)")
             path.parent.mkdir(parents=True, exist_ok=True)
+        if readonly:
+            return cls._open_readonly(path, timeout_s)
         try:
-            if readonly:
+            conn = sqlite3.connect(
+                path, timeout=timeout_s, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as e:
+            raise CatalogError(f"cannot open the catalog {path}: {e}") from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.executescript(
+                "BEGIN IMMEDIATE;"
+                + _SCHEMA
+                + f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
+                + "COMMIT;"
+            )
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            hint = ""
+            if "readonly" in str(e):
+                hint = " (a catalog on a read-only volume opens with readonly=True)"
+            raise CatalogError(f"{path} is not a usable catalog database: {e}{hint}") from None
+        cat = cls(path, conn)
+        cat.readonly = readonly
+        return cat
+
+    @classmethod
+    def _open_readonly(cls, path: Path, timeout_s: float):
+        """Open for queries only, also where nothing may be written beside the database.
+
+        A WAL database opened ``mode=ro`` still needs its ``-shm`` index, which SQLite creates
+        next to the file. On a read-only data volume (a shared cluster mount) that fails;
+        then the file is opened ``immutable=1`` — no locks, no index — which is right there
+        because nobody can write it. (SQLite docs: "WAL mode", "URI filenames".)
+        """
+        for mode in ("mode=ro", "immutable=1"):
+            try:
                 conn = sqlite3.connect(
-                    f"{path.as_uri()}?mode=ro",
+                    f"{path.as_uri()}?{mode}",
                     uri=True,
                     timeout=timeout_s,
                     isolation_level=None,
                     check_same_thread=False,
                 )
-            else:
-                conn = sqlite3.connect(
-                    path, timeout=timeout_s, isolation_level=None, check_same_thread=False
-                )
-        except sqlite3.Error as e:
-            raise CatalogError(f"cannot open the catalog {path}: {e}") from None
-        try:
-            conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
-            if readonly:
+            except sqlite3.Error as e:
+                raise CatalogError(f"cannot open the catalog {path}: {e}") from None
+            try:
+                conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
                 version = conn.execute(
                     "SELECT value FROM meta WHERE key = 'schema_version'"
                 ).fetchone()
                 if version is None:
                     raise sqlite3.DatabaseError("no schema version")
-            else:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
-                conn.execute("PRAGMA foreign_keys=ON")
-                conn.executescript(
-                    "BEGIN IMMEDIATE;"
-                    + _SCHEMA
-                    + f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
-                    + "COMMIT;"
-                )
-        except sqlite3.DatabaseError as e:
-            conn.close()
-            raise CatalogError(f"{path} is not a usable catalog database: {e}") from None
-        cat = cls(path, conn)
-        cat.readonly = readonly
-        return cat
+            except sqlite3.OperationalError as e:
+                conn.close()
+                message = str(e)
+                if mode == "mode=ro" and ("readonly" in message or "unable to open" in message):
+                    continue  # no -shm can be made here: a read-only volume
+                raise CatalogError(f"{path} is not a usable catalog database: {e}") from None
+            except sqlite3.DatabaseError as e:
+                conn.close()
+                raise CatalogError(f"{path} is not a usable catalog database: {e}") from None
+            cat = cls(path, conn)
+            cat.readonly = True
+            return cat
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         """Close the database connection."""

@@ -90,11 +90,12 @@ def run_notebook(
         **(env or {}),
     }
     # The lock-down of `rarehub release verify --in-image`, without its bundle volume: the
-    # data, the store and the working folder are bound writable at their host paths (the
-    # tutorials open the catalog read-write, as SQLite in WAL mode needs its folder writable).
+    # store and the working folder are bound writable at their host paths, the data
+    # read-only, as a shared data volume on a cluster is (the tutorials open the catalog
+    # with readonly=True).
     prefix = podman_prefix(image, user=f"{ARBITRARY_UID}:{ARBITRARY_UID}", network="none")
     options = [a.format(out=results_store) for a in prefix[2:-1] if "{bundle}" not in a]
-    options += [f"--volume={p}:{p}" for p in (demo_data, workdir)]
+    options += [f"--volume={demo_data}:{demo_data}:ro", f"--volume={workdir}:{workdir}"]
     options += [f"--workdir={workdir}", *(f"--env={k}={v}" for k, v in env.items())]
     executed = workdir / f"{name}.ipynb"
     podman(
