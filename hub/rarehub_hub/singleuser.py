@@ -1,14 +1,15 @@
-"""The Slurm job's entry point: pick a port, tell the hub, exec ``jupyterhub-singleuser``.
+"""The Slurm job's entry point: pick a port, tell the hub, start ``jupyterhub-singleuser``.
 
 ``python -m rarehub_hub.singleuser --ip 127.0.0.1 --port-range 9000-9099 -- CMD ARGS…``
 
 Like ``batchspawner-singleuser`` but (a) the server binds the address the admin configured
 (batchspawner ignores ``SlurmSpawner.ip`` and binds 0.0.0.0), (b) the port comes from a
 configured range (firewalled nodes, batchspawner #102), and (c) the address the hub should
-route to is reported with the port, and (d) the server gets the walltime endpoint and the
-lab the walltime warning (:mod:`rarehub_hub.walltime`, batchspawner #120). Runs inside the
-image/environment; imports only the standard library (a spawn waits for every import here),
-never the hub's configuration.
+route to is reported with the port, (d) the server gets the walltime endpoint and the
+lab the walltime warning (:mod:`rarehub_hub.walltime`, batchspawner #120), and (e) the
+server starts in this process, without an import it does not need (:func:`run_server`).
+Runs inside the image/environment; imports only the standard library before the server
+(a spawn waits for every import here), never the hub's configuration.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import socket
 import ssl
 import sys
@@ -152,7 +154,34 @@ def main(argv: list[str] | None = None) -> None:
     host = "0.0.0.0" if args.ip in WILDCARD else args.ip
     os.environ["JUPYTERHUB_SERVICE_URL"] = urlunparse(url._replace(netloc=f"{host}:{port}"))
     print(f"rarehub singleuser: serving on {host}:{port}", file=sys.stderr, flush=True)
-    os.execvp(command[0], command)
+    run_server(command)
+
+
+#: Modules the server is kept from importing. ``rfc3987_syntax``: jsonschema (through
+#: jupyter_events, in every Jupyter server) imports it only to check the JSON-schema string
+#: formats "iri" and "iri-reference", which none of the server's schemas use, and it compiles
+#: an Earley grammar at import — about 1 s of the ~3 s the server needs to start here. Without
+#: it those two formats go unchecked (jsonschema's documented fallback for a missing format
+#: library). Drop this once rfc3987-syntax builds its parser lazily.
+SKIPPED_IMPORTS = ("rfc3987_syntax",)
+
+
+def run_server(command: list[str]) -> None:
+    """Run ``command``; never returns.
+
+    ``jupyterhub-singleuser`` of this very environment runs in this process (no second
+    interpreter start, and :data:`SKIPPED_IMPORTS` apply); any other command is exec'd.
+    """
+    path = shutil.which(command[0])
+    same_env = path is not None and Path(path).parent == Path(sys.executable).parent
+    if not (same_env and Path(command[0]).name == "jupyterhub-singleuser"):
+        os.execvp(command[0], command)
+    for name in SKIPPED_IMPORTS:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # import → ImportError
+    from jupyterhub.singleuser import main as singleuser_main
+
+    sys.argv = [path, *command[1:]]
+    sys.exit(singleuser_main())
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import shlex
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -205,3 +206,37 @@ def test_a_job_gone_before_its_server_answers_fails_the_spawn_at_once():
     sp.job_info = gone
     with pytest.raises(RuntimeError, match="Slurm job 6 is no longer known to Slurm"):
         asyncio.run(asyncio.wait_for(sp._wait_http("127.0.0.1", _free_port()), 10))
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_launcher_execs_any_other_command():
+    out = run_python(
+        "from rarehub_hub.singleuser import run_server; run_server(['echo', 'exec', 'ok'])"
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "exec ok\n"
+
+
+def test_the_import_the_server_skips_only_drops_the_iri_format_check():
+    """What :data:`~rarehub_hub.singleuser.SKIPPED_IMPORTS` costs: jsonschema (and with it
+    jupyter_events, every Jupyter server's) still imports and validates; only "iri" strings
+    go unchecked, jsonschema's fallback for a missing format library."""
+    code = (
+        "import sys\n"
+        "from rarehub_hub.singleuser import SKIPPED_IMPORTS\n"
+        "for name in SKIPPED_IMPORTS: sys.modules[name] = None\n"
+        "import jsonschema, jupyter_events.logger\n"
+        "checker = jsonschema.Draft7Validator.FORMAT_CHECKER\n"
+        "print('iri' in checker.checkers, checker.conforms('not an iri', 'iri'),"
+        " checker.conforms('not a date', 'date'))\n"
+    )
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True", "False"]
