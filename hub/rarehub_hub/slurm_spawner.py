@@ -483,7 +483,10 @@ class RareHubSlurmSpawner(SlurmSpawner):
         lines.append(f'echo "rarehub: job $SLURM_JOB_ID on $(hostname -s), {opts["profile"]}"')
         command = self.server_command(opts, env_names)
         if self.runtime != "podman":
-            lines.append(shlex.join(command))
+            # exec: the server is the batch step's own process, so Slurm's signals reach it
+            # and it cannot outlive the job as an orphan (proctrack/linuxproc loses processes
+            # whose parent died: a server slow to shut down would escape Slurm's SIGKILL).
+            lines.append("exec " + shlex.join(command))
             return "\n".join(lines) + "\n"
         # conmon leaves the job's process tree, so Slurm's SIGTERM ends `podman run` but not
         # the container: stop it by its cidfile when the script ends (scancel, walltime).

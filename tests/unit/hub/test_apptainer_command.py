@@ -47,7 +47,8 @@ def test_apptainer_job_runs_the_images_python_and_server(layer):
         limits={"images": ["1.0"]},
     )
     sp.user_options = {}
-    words = shlex.split(sp.render_script(sp.validated_options(), ["PATH"]).splitlines()[-1])
+    exec_, *words = shlex.split(sp.render_script(sp.validated_options(), ["PATH"]).splitlines()[-1])
+    assert exec_ == "exec"
     image_at = words.index("/images/rarehub-1.0.sif")
     assert words[:2] == ["apptainer", "exec"]
     assert "/data:/data:ro" in words[:image_at]

@@ -81,7 +81,8 @@ def test_batch_script_is_rendered_from_validated_values_only():
     assert "#SBATCH --mem=2G" in lines
     assert "#SBATCH --export=JUPYTERHUB_API_TOKEN,PATH" in lines
     assert "export PYTHONPATH='/a b;c'" in lines
-    command = shlex.split(lines[-1])
+    exec_, *command = shlex.split(lines[-1])
+    assert exec_ == "exec"  # the server replaces the script: Slurm signals it directly
     assert command[1:4] == ["-m", "rarehub_hub.singleuser", "--ip"]
     assert command[4:7] == ["127.0.0.1", "--port-range", "9000-9099"]
     assert command[command.index("--") + 1].endswith("/bin/jupyterhub-singleuser")
