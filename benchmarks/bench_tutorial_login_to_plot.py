@@ -20,9 +20,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests" / "support")]
 
-from hub_tutorial import block_off_host, login_to_plot, start_hub, stop_hub  # noqa: E402
+from hub_tutorial import login_to_plot, start_hub, stop_hub  # noqa: E402
 
-from rarehub_testing import CHROMIUM_ARGS  # noqa: E402
+from rarehub_testing import CHROMIUM_ARGS, block_off_host  # noqa: E402
 
 TARGET_S = 60.0
 

@@ -18,7 +18,13 @@ import pytest
 import requests
 
 from analysis_lib.apps.sample import make_sample_catalog
-from rarehub_testing import CHROMIUM_ARGS, free_port_block, require_executable, wait_for
+from rarehub_testing import (
+    CHROMIUM_ARGS,
+    block_off_host,
+    free_port_block,
+    require_executable,
+    wait_for,
+)
 
 PAGE_TIMEOUT_MS = 60_000  # 2 shared cores: a cold Bokeh page takes ~10 s here
 
@@ -47,18 +53,7 @@ def browser_context(tmp_path_factory):
 @pytest.fixture
 def page(browser_context):
     page = browser_context.new_page()
-    blocked: list[str] = []
-
-    def only_loopback(route):
-        url = route.request.url
-        if url.startswith(("http://127.0.0.1:", "ws://127.0.0.1:")):
-            route.continue_()
-        else:
-            blocked.append(url)
-            route.abort()
-
-    page.route("**/*", only_loopback)
-    page.blocked_urls = blocked
+    page.blocked_urls = block_off_host(page)
     yield page
     page.close()
 

@@ -14,29 +14,14 @@ import signal
 import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 import websocket
 
-from rarehub_testing import REPO, free_port_block, wait_for
+from rarehub_testing import free_port_block, start_dev_hub, wait_for
 
 USER = "demo"
-
-
-def start_platform(state_dir: Path, port: int, log: Path) -> subprocess.Popen:
-    env = dict(os.environ, RAREHUB_STATE_DIR=str(state_dir), RAREHUB_PORT=str(port))
-    env.pop("RAREHUB_PASSWORD", None)
-    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            ["./dev", "start"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
 
 
 def stop_platform(proc: subprocess.Popen) -> int:
@@ -101,7 +86,7 @@ def platform(tmp_path_factory):
     log = state.parent / "platform.log"
     port = free_port_block(5)  # public, hub API, proxy API, two monitors
     base = f"http://127.0.0.1:{port}"
-    info = {"proc": start_platform(state, port, log), "base": base, "state": state}
+    info = {"proc": start_dev_hub(state, port, log), "base": base, "state": state}
     info.update(log=log, port=port)
     try:
         wait_for(lambda: requests.get(f"{base}/hub/health", timeout=2).ok, timeout=300, what="hub")
@@ -178,7 +163,7 @@ def test_ctrl_c_stops_everything_and_restart_reuses_state(platform):
 
     db = state / "jupyterhub.sqlite"
     assert db.exists()
-    proc2 = start_platform(state, port, platform["log"])
+    proc2 = start_dev_hub(state, port, platform["log"])
     platform["proc"] = proc2
     base = platform["base"]
     wait_for(lambda: requests.get(f"{base}/hub/health", timeout=2).ok, timeout=120, what="hub")

@@ -23,7 +23,7 @@ import requests
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from rarehub_testing import REPO, free_port_block, wait_for
+from rarehub_testing import free_port_block, start_dev_hub, wait_for
 
 USER = "demo"
 NOTEBOOK = "tutorials/01-first-plot.ipynb"
@@ -107,17 +107,7 @@ class Run:
 def start_hub(state: Path, log: Path) -> Hub:
     """``./dev start`` on free ports with ``state`` as its state folder; waits for health."""
     port = free_port_block(5)  # public, hub API, proxy API, two monitors
-    env = dict(os.environ, RAREHUB_STATE_DIR=str(state), RAREHUB_PORT=str(port))
-    env.pop("RAREHUB_PASSWORD", None)  # the random one start-local writes to the state
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            ["./dev", "start"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = start_dev_hub(state, port, log)
     hub = Hub(proc, f"http://127.0.0.1:{port}", state, log)
 
     def healthy():
@@ -144,22 +134,6 @@ def stop_hub(hub: Hub) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(hub.proc.pid, signal.SIGKILL)
         hub.proc.wait(timeout=15)
-
-
-def block_off_host(page: Page) -> list[str]:
-    """Abort every request of ``page`` that is not to 127.0.0.1; return the list of them."""
-    blocked: list[str] = []
-
-    def only_loopback(route):
-        url = route.request.url
-        if url.startswith(("http://127.0.0.1:", "ws://127.0.0.1:")):
-            route.continue_()
-        else:
-            blocked.append(url)
-            route.abort()
-
-    page.route("**/*", only_loopback)
-    return blocked
 
 
 def _run_all_cells(page: Page, run: Run) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,3 +70,42 @@ def require_executable(name: str, why: str) -> str:
     if path is None:
         pytest.skip(f"{name} not found: {why}")
     return path
+
+
+def start_dev_hub(state_dir: Path, port: int, log: Path) -> subprocess.Popen:
+    """``./dev start`` as the README says, on ports ``port`` … ``port+4``, state in ``state_dir``.
+
+    The hub gets its own process group (so Ctrl-C, SIGINT to the group, stops it as in a
+    terminal) and a random password (written to ``state_dir/demo-password``); its output is
+    appended to ``log``. Returns at once: wait for ``/hub/health`` yourself.
+    """
+    env = dict(os.environ, RAREHUB_STATE_DIR=str(state_dir), RAREHUB_PORT=str(port))
+    env.pop("RAREHUB_PASSWORD", None)
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            ["./dev", "start"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def block_off_host(page) -> list[str]:
+    """Abort every request of a Playwright ``page`` that is not to 127.0.0.1.
+
+    Returns the list the refused URLs are appended to, for the test to assert it is empty.
+    """
+    blocked: list[str] = []
+
+    def only_loopback(route):
+        url = route.request.url
+        if url.startswith(("http://127.0.0.1:", "ws://127.0.0.1:")):
+            route.continue_()
+        else:
+            blocked.append(url)
+            route.abort()
+
+    page.route("**/*", only_loopback)
+    return blocked
