@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,13 @@ def _exec_hub(state_dir: Path, env: dict) -> None:
     config = Path(__file__).with_name("jupyterhub_config.py")
     os.chdir(state_dir)
     argv = [str(Path(sys.prefix) / "bin" / "jupyterhub"), "-f", str(config)]
+    # Started in the background (`cmd &`, nohup, a CI runner), the hub inherits SIGINT and
+    # SIGQUIT *ignored*, and every service it starts would too (an ignored disposition
+    # survives fork and exec). JupyterHub stops services with SIGINT and waits 10 s before
+    # SIGTERM, so each one then held up the shutdown — or outlived a hub killed meanwhile.
+    # The hub installs its own handlers; its children get the defaults back.
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
     os.execve(argv[0], argv, env)
 
 

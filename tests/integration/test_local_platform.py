@@ -14,7 +14,9 @@ import signal
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
+import psutil
 import pytest
 import requests
 import websocket
@@ -154,12 +156,20 @@ def test_ctrl_c_stops_everything_and_restart_reuses_state(platform):
     t0 = time.monotonic()
     assert stop_platform(proc) == 0
     assert time.monotonic() - t0 < 30, "Ctrl-C must stop the platform promptly"
-    leftovers = subprocess.run(
-        ["pgrep", "-f", f"(configurable-http-proxy|jupyterhub).*{port}|{state}"],
-        capture_output=True,
-        text=True,
-    ).stdout
-    assert not leftovers.strip(), f"processes left running after Ctrl-C:\n{leftovers}"
+
+    def leftovers() -> str:
+        return subprocess.run(
+            ["pgrep", "-a", "-f", f"(configurable-http-proxy|jupyterhub).*{port}|{state}"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    # A user's kernel exits a moment after its server (it is asked to shut down, or notices
+    # its parent is gone); nothing may still run a few seconds later.
+    try:
+        wait_for(lambda: not leftovers(), timeout=10, what="every process of the platform to end")
+    except TimeoutError:
+        pytest.fail(f"processes left running after Ctrl-C:\n{leftovers()}")
 
     db = state / "jupyterhub.sqlite"
     assert db.exists()
@@ -172,3 +182,48 @@ def test_ctrl_c_stops_everything_and_restart_reuses_state(platform):
     assert not re.search("generating demo data", second_start)
     s, _ = login(base, password)
     assert s.get(f"{base}/hub/home").status_code == 200
+
+
+def ignored_signals(pid: int) -> int:
+    """The mask of signals process ``pid`` ignores (``SigIgn`` in /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^SigIgn:\s*([0-9a-f]+)$", status, re.M).group(1), 16)
+
+
+def test_a_hub_started_in_the_background_stops_its_services_promptly(tmp_path):
+    """``./dev start &`` (or nohup, or a CI runner) starts the hub with SIGINT ignored; its
+    services must not inherit that, or each one holds the shutdown up for JupyterHub's 10 s
+    SIGINT grace (and outlives a hub that gets killed meanwhile)."""
+    port = free_port_block(5)
+    state = tmp_path / "state"
+    proc = start_dev_hub(state, port, tmp_path / "hub.log", background=True)
+    try:
+        wait_for(
+            lambda: requests.get(f"http://127.0.0.1:{port}/hub/health", timeout=2).ok,
+            timeout=300,
+            what="hub",
+        )
+        assert ignored_signals(proc.pid) & (1 << (signal.SIGINT - 1)) == 0  # the hub's own
+        hub = psutil.Process(proc.pid)
+
+        def services():
+            found = [
+                p
+                for p in hub.children()
+                if "jupyterhub_idle_culler" in p.cmdline() or "monitor" in p.cmdline()
+            ]
+            return found if len(found) == 3 else None
+
+        children = wait_for(services, timeout=60, what="the culler and two monitors")
+        for child in children:
+            mask = ignored_signals(child.pid)
+            assert mask & (1 << (signal.SIGINT - 1)) == 0, f"{child.cmdline()} ignores SIGINT"
+        t0 = time.monotonic()
+        assert stop_platform(proc) == 0
+        assert time.monotonic() - t0 < 30, "the hub must stop its services promptly"
+        assert not [c for c in children if c.is_running()], "a service outlived the hub"
+    finally:
+        if proc.poll() is None:  # the test failed: leave nothing running
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                child.kill()
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -72,12 +73,21 @@ def require_executable(name: str, why: str) -> str:
     return path
 
 
-def start_dev_hub(state_dir: Path, port: int, log: Path) -> subprocess.Popen:
+def _as_background_job() -> None:
+    # what `cmd &` in a non-interactive shell does to the job: Ctrl-C and Ctrl-\ ignored
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+
+
+def start_dev_hub(
+    state_dir: Path, port: int, log: Path, *, background: bool = False
+) -> subprocess.Popen:
     """``./dev start`` as the README says, on ports ``port`` … ``port+4``, state in ``state_dir``.
 
     The hub gets its own process group (so Ctrl-C, SIGINT to the group, stops it as in a
     terminal) and a random password (written to ``state_dir/demo-password``); its output is
-    appended to ``log``. Returns at once: wait for ``/hub/health`` yourself.
+    appended to ``log``. ``background=True`` starts it as ``./dev start &`` would, with SIGINT
+    and SIGQUIT ignored. Returns at once: wait for ``/hub/health`` yourself.
     """
     env = dict(os.environ, RAREHUB_STATE_DIR=str(state_dir), RAREHUB_PORT=str(port))
     env.pop("RAREHUB_PASSWORD", None)
@@ -89,6 +99,7 @@ def start_dev_hub(state_dir: Path, port: int, log: Path) -> subprocess.Popen:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_as_background_job if background else None,
         )
 
 
