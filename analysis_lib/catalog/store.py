@@ -141,6 +141,17 @@ def _json(value: Any, what: str) -> str:
         raise CatalogError(f"{what} is not JSON-serialisable: {e}") from None
 
 
+def _refuse_unmerged_wal(path: Path) -> None:
+    wal = path.with_name(path.name + "-wal")
+    if wal.is_file() and wal.stat().st_size > 0:
+        raise CatalogError(
+            f"{path}: its write-ahead log {wal.name} ({wal.stat().st_size} bytes) holds changes"
+            " not yet in the database, and this read-only volume does not let SQLite read it."
+            " Open the catalog once where it is writable (e.g. `rarehub catalog list`), which"
+            " merges the log, then publish it again"
+        )
+
+
 class Catalog:
     """A catalog of datasets, runs and files in an SQLite database (WAL mode).
 
@@ -217,7 +228,8 @@ class Catalog:
         A WAL database opened ``mode=ro`` still needs its ``-shm`` index, which SQLite creates
         next to the file. On a read-only data volume (a shared cluster mount) that fails;
         then the file is opened ``immutable=1`` — no locks, no index — which is right there
-        because nobody can write it. (SQLite docs: "WAL mode", "URI filenames".)
+        because nobody can write it. (SQLite docs: "WAL mode", "URI filenames".) A ``-wal``
+        log published beside it would be ignored there, so that case is refused, by name.
         """
         for mode in ("mode=ro", "immutable=1"):
             try:
@@ -241,6 +253,7 @@ class Catalog:
                 conn.close()
                 message = str(e)
                 if mode == "mode=ro" and ("readonly" in message or "unable to open" in message):
+                    _refuse_unmerged_wal(path)  # immutable=1 would not see the WAL's changes
                     continue  # no -shm can be made here: a read-only volume
                 raise CatalogError(f"{path} is not a usable catalog database: {e}") from None
             except sqlite3.DatabaseError as e:

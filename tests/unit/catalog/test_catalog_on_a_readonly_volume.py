@@ -56,6 +56,26 @@ def readonly_catalog():
         shutil.rmtree(folder)
 
 
+@pytest.fixture
+def readonly_catalog_with_unmerged_wal(tmp_path):
+    """A copy, taken while a writer had it open, whose last change is only in its -wal."""
+    folder = Path(tempfile.mkdtemp(prefix="rarehub-ro-catalog-"))
+    source = tmp_path / "catalog.sqlite"
+    try:
+        with Catalog.open(source) as cat:
+            cat.add_dataset("ge-demo", detector="Ge")
+            for suffix in ("", "-wal"):  # the -shm index is not published
+                shutil.copy(f"{source}{suffix}", folder / f"catalog.sqlite{suffix}")
+        assert (folder / "catalog.sqlite-wal").stat().st_size > 0
+        for p in folder.iterdir():
+            p.chmod(0o444)
+        folder.chmod(0o555)
+        yield folder / "catalog.sqlite"
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
+
+
 def read_as_another_user(path: Path) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-c", READER, str(path)]
     if os.geteuid() == 0:
@@ -75,3 +95,11 @@ def test_readonly_open_works_where_nothing_can_be_written(readonly_catalog):
     assert "attempt to write a readonly database" in result.stdout
     assert "opens with readonly=True" in result.stdout
     assert sorted(p.name for p in readonly_catalog.parent.iterdir()) == ["catalog.sqlite"]
+
+
+def test_a_log_the_volume_hides_is_named_not_silently_ignored(readonly_catalog_with_unmerged_wal):
+    result = read_as_another_user(readonly_catalog_with_unmerged_wal)
+    assert result.returncode != 0
+    assert "catalog.sqlite-wal" in result.stderr  # which file, and what to do
+    assert "holds changes not yet in the database" in result.stderr
+    assert "rarehub catalog list" in result.stderr
