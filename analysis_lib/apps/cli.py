@@ -31,6 +31,7 @@ APPS = {
 
 def run_monitor(args: argparse.Namespace) -> None:
     import importlib
+    import threading
 
     import panel as pn
 
@@ -39,7 +40,6 @@ def run_monitor(args: argparse.Namespace) -> None:
     if not args.catalog.is_file():
         raise SystemExit(f"rarehub monitor: no catalog database at {args.catalog}")
     module_name, title = APPS[args.app]
-    module = importlib.import_module(module_name)
     extra_patterns = []
     kwargs = {}
     extra = {}
@@ -55,10 +55,12 @@ def run_monitor(args: argparse.Namespace) -> None:
         except ValueError as e:
             raise SystemExit(f"rarehub monitor storage: {e}") from None
         kwargs["thresholds"] = thresholds
+        from .storage_metrics import MetricsHandler
+
         extra_patterns.append(
             (
                 r"/metrics",
-                module.MetricsHandler,
+                MetricsHandler,
                 {"catalog_path": args.catalog.absolute(), "thresholds": thresholds},
             )
         )
@@ -72,13 +74,16 @@ def run_monitor(args: argparse.Namespace) -> None:
     catalog = args.catalog.absolute()
 
     def factory():  # a plain function: Panel calls it once per browser session
-        return module.create_app(catalog, **kwargs)
+        return importlib.import_module(module_name).create_app(catalog, **kwargs)
 
     print(
         f"rarehub monitor {args.app}: http://{args.address}:{args.port}{args.prefix or ''}/",
         flush=True,
     )
-    pn.serve(
+    # The app's module (HoloViews, hvplot: ~2 s) is imported after the server listens, in
+    # the background: the hub, which starts its services one after the other and waits for
+    # each to answer, is up that much sooner, and the first visitor finds it loaded.
+    server = pn.serve(
         {"/": factory},
         port=args.port,
         address=args.address,
@@ -88,8 +93,14 @@ def run_monitor(args: argparse.Namespace) -> None:
         prefix=args.prefix or "",
         extra_patterns=extra_patterns,
         verbose=False,
+        start=False,
         **extra,
     )
+    threading.Thread(
+        target=importlib.import_module, args=(module_name,), name="import-app", daemon=True
+    ).start()
+    server.start()
+    server.io_loop.start()
 
 
 def register(sub: argparse._SubParsersAction) -> None:

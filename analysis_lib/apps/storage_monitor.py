@@ -13,26 +13,12 @@ import holoviews as hv
 import hvplot.pandas  # noqa: F401  (the .hvplot accessor on DataFrames)
 import pandas as pd
 import panel as pn
-import tornado.web
 
-from analysis_lib.apps.storage import Thresholds, catalog_storage, prometheus_metrics
+from analysis_lib.apps.storage import Thresholds, catalog_storage
 from analysis_lib.plotting import annotate
 
 ALL = "all datasets"
 GiB = 2**30
-
-
-class MetricsHandler(tornado.web.RequestHandler):
-    """``GET /metrics``: the storage state in Prometheus text format, read fresh per scrape."""
-
-    def initialize(self, catalog_path: str | Path, thresholds: Thresholds | None = None) -> None:
-        self.catalog_path = Path(catalog_path)
-        self.thresholds = thresholds or Thresholds()
-
-    def get(self) -> None:
-        status, usage, _ = catalog_storage(self.catalog_path, self.thresholds)
-        self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-        self.write(prometheus_metrics(status, usage, self.thresholds))
 
 
 def usage_plot(usage: pd.DataFrame, catalog: str) -> hv.Bars:
