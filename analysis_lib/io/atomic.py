@@ -7,7 +7,7 @@ that pattern, once:
 
 - :func:`atomic_path` — a context manager yielding the temporary path, for libraries that
   want a file name (``pq.write_table``, ``h5py.File``, ``nbformat.write``);
-- :func:`atomic_write_text` / :func:`atomic_write_bytes` — whole documents;
+- :func:`atomic_write_text` — whole text documents;
 - :class:`AtomicWriter` — a base class for streaming writers (``ParquetWriter``,
   ``RawWriter``) with ``close()`` / ``abort()`` and a context manager that picks one.
 
@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["AtomicWriter", "atomic_path", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["AtomicWriter", "atomic_path", "atomic_write_text"]
 
 
 def _temp_beside(path: Path) -> Path:
@@ -58,13 +58,6 @@ def atomic_path(path: str | os.PathLike, *, durable: bool = False) -> Iterator[P
         _commit(tmp, path, durable=durable)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, durable: bool = False) -> Path:
-    """Write ``data`` to ``path`` atomically; return the path."""
-    with atomic_path(path, durable=durable) as tmp:
-        tmp.write_bytes(data)
-    return Path(path)
 
 
 def atomic_write_text(
