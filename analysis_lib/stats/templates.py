@@ -20,7 +20,7 @@ with one constraint term C_k per yield:
 Shape systematics (HistFactory's *histosys*, Cranmer et al., CERN-OPEN-2012-016) are
 nuisance parameters α_j with unit-Gaussian constraints, shared by name between components.
 Each moves a template between its −1σ and +1σ versions, bin by bin, by quadratic
-interpolation inside |α| ≤ 1 and linear extrapolation outside (pyhf's ``code2``; value and
+interpolation for −1 ≤ α ≤ 1 and linear extrapolation outside (pyhf's ``code2``; value and
 slope continuous at ±1), then clips at 0 and renormalises: a shape systematic changes the
 shape only; put a normalisation uncertainty into the yield's constraint.
 
