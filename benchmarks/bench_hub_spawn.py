@@ -45,7 +45,7 @@ sys.path[:0] = [str(REPO / "tests" / "support"), str(REPO / "hub")]
 import slurm  # noqa: E402
 from slurm_hub import running_slurm_hub  # noqa: E402
 
-from rarehub_hub.slurm_spawner import SQUEUE_FORMAT, SqueueBatcher  # noqa: E402
+from rarehub_hub.slurm_squeue import SQUEUE_FORMAT, SqueueBatcher  # noqa: E402
 from rarehub_testing import free_port_block, wait_for  # noqa: E402
 
 USER = "rarehub-bench"

@@ -26,7 +26,7 @@ from traitlets.config import Config
 
 from rarehub_hub.options import Limits, Profile, validate_options
 from rarehub_hub.site import configure, load_site, validate_site
-from rarehub_hub.slurm_spawner import runtime_prefix
+from rarehub_hub.slurm_script import runtime_prefix
 from rarehub_testing import REPO, require_executable
 
 CLUSTER = REPO / "deploy" / "slurm-cluster"

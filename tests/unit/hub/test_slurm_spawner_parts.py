@@ -15,13 +15,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from rarehub_hub.slurm_spawner import (
-    JobInfo,
-    RareHubSlurmSpawner,
-    SqueueBatcher,
-    parse_squeue,
-    runtime_prefix,
-)
+from rarehub_hub.slurm_script import runtime_prefix
+from rarehub_hub.slurm_spawner import RareHubSlurmSpawner
+from rarehub_hub.slurm_squeue import JobInfo, SqueueBatcher, parse_squeue
 
 BINDS = [{"source": "/data"}, {"source": "/scratch", "target": "/work", "readonly": False}]
 
