@@ -1,11 +1,11 @@
 """Serve the hub's real metric objects on 127.0.0.1:PORT/hub/metrics, without a hub.
 
 ``python hub_metrics_exporter.py PORT``. Imports JupyterHub's metrics module and RareHub's
-Slurm spawner (whose Slurm metrics register in the same default registry, as in the hub),
-records a few spawns and queue waits, and serves them with prometheus_client. This stands in
-for a running hub in the dashboard test, which checks that each panel's query names real
-series with real labels; the hub itself (and its read:metrics token) is exercised by
-tests/integration/hub/.
+Slurm spawner (whose squeue metrics, in ``slurm_squeue``, register in the same default
+registry, as in the hub), records a few spawns and queue waits, and serves them with
+prometheus_client. This stands in for a running hub in the dashboard test, which checks
+that each panel's query names real series with real labels; the hub itself (and its
+read:metrics token) is exercised by tests/integration/hub/.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from http.server import ThreadingHTTPServer
 import jupyterhub.metrics as hub_metrics
 from prometheus_client import MetricsHandler
 
-from rarehub_hub import slurm_spawner
+from rarehub_hub import slurm_spawner, slurm_squeue  # noqa: F401 (the hub imports both)
 
 
 def main() -> None:
@@ -33,12 +33,12 @@ def main() -> None:
     for seconds in (4.0, 6.5, 9.0):
         ok.observe(seconds)
     for seconds in (1.5, 3.0):
-        slurm_spawner.QUEUE_WAIT.observe(seconds)
-    slurm_spawner.SQUEUE_CALLS.inc(10)
+        slurm_squeue.QUEUE_WAIT.observe(seconds)
+    slurm_squeue.SQUEUE_CALLS.inc(10)
     server = ThreadingHTTPServer(("127.0.0.1", port), MetricsHandler)
     while True:  # a scrape a second; counters tick so rate() panels see change
         server.handle_request()
-        slurm_spawner.SQUEUE_CALLS.inc()
+        slurm_squeue.SQUEUE_CALLS.inc()
         time.sleep(0)
 
 

@@ -50,6 +50,8 @@ def _epics_env(port: int) -> dict[str, str]:
         "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
         "EPICS_CA_SERVER_PORT": str(port),
         "EPICS_CAS_SERVER_PORT": str(port),
+        # the archiver may search before the IOC is up: retry every second, not after 5 s
+        "CAPROTO_CLIENT_MAX_RETRY_SEARCHES_INTERVAL_SEC": "1",
     }
 
 
@@ -278,8 +280,11 @@ def test_archiver_metrics_give_the_beam_pot_rate(stack):
     from analysis_lib.beam.sim_ioc import NOMINAL_POWER_MW, pot_per_pulse
 
     expected = pot_per_pulse(NOMINAL_POWER_MW) * 60.0
-    promql = 'rate(rarehub_archiver_pv_value_sum_total{pv=~".*BEAM:POT_PER_PULSE"}[5s])'
-    result = wait_for(lambda: stack.query(promql), timeout=30, what=promql)
-    assert float(result[0]["value"][1]) == pytest.approx(expected, rel=0.1)
+    pot = 'rarehub_archiver_pv_value_sum_total{pv=~".*BEAM:POT_PER_PULSE"}'
+    # the whole rate window must lie after the archiver's first stored pulse
+    wait_for(lambda: stack.query(f"min_over_time({pot}[6s]) > 0"), timeout=30, what=pot)
+    result = stack.query(f"rate({pot}[5s])")
+    assert result, stack.logs()
+    assert float(result[0]["value"][1]) == pytest.approx(expected, rel=0.1), stack.logs()
     age = stack.query("time() - max(rarehub_archiver_last_sample_timestamp_seconds)")
     assert float(age[0]["value"][1]) < 5  # the archiver is not silent
