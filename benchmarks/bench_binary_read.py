@@ -19,7 +19,7 @@ Files live in a temporary folder under /tmp and are deleted at the end. Numbers 
 warm page cache (the file is read once before timing), best of ``--repeat``.
 
 Run:  python benchmarks/bench_binary_read.py [--mb 520] [--kaitai-records 200] [--smoke]
-``--smoke``: a 5 MB file, one repeat, in seconds (no targets, ratios printed).
+``--smoke``: a 2 MB file, one repeat, in seconds (no targets, ratios printed).
 """
 
 from __future__ import annotations
@@ -125,10 +125,14 @@ def main() -> None:
     p.add_argument("--mb", type=int, default=520, help="file size in MB (≥ 500 for the target)")
     p.add_argument("--kaitai-records", type=int, default=200)
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--smoke", action="store_true", help="tiny and quick; no targets")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, no targets: only checks that it runs (tests/benchmarks)",
+    )
     a = p.parse_args()
     if a.smoke:
-        a.mb, a.kaitai_records, a.repeat = 5, 20, 1
+        a.mb, a.kaitai_records, a.repeat = 2, 5, 1
     work = Path(tempfile.mkdtemp(prefix="rarehub-bench-binary-", dir="/tmp"))
     try:
         ksy = work / "ge_daq.ksy"

@@ -80,7 +80,7 @@ def test_batch_script_is_rendered_from_validated_values_only():
     exec_, *command = shlex.split(lines[-1])
     assert exec_ == "exec"  # the server replaces the script: Slurm signals it directly
     assert command[1:4] == ["-m", "rarehub_hub.singleuser", "--ip"]
-    assert command[4:7] == ["127.0.0.1", "--port-range", "9000-9099"]
+    assert command[4:7] == ["auto", "--port-range", "9000-9099"]
     assert command[command.index("--") + 1].endswith("/bin/jupyterhub-singleuser")
 
 
