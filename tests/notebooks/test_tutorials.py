@@ -591,6 +591,52 @@ def test_reproducible_results_trace_a_figure_and_freeze_a_verifiable_release(
     assert res["tampered_problems"] == [["checksum", f"results/{res['result_file']}"]]
 
 
+def test_redo_coherent_2017_finds_the_published_observation_from_the_release(
+    rarehub_image, demo_data, results_store, tmp_path
+):
+    """Tutorial 09 redoes COHERENT's CsI 2017 fit from the release packaged in the image.
+    Its choices are made from the release note and the paper first; here the results are
+    compared with the published ones (Science 357 (2017) 1123): 134 ± 22 CEvNS events,
+    6.7σ, 173 ± 48 predicted."""
+    nb, res = run_notebook(
+        "09-redo-coherent-2017",
+        rarehub_image,
+        demo_data,
+        results_store,
+        tmp_path,
+        probe={
+            "folder": "release.folder",
+            "n_on": "on.sum()",
+            "sm_events": "sm_events",
+            "cevns": "fit.values['cevns']",
+            "interval": "[cevns_lo, cevns_hi]",
+            "significance": "z",
+            "steady_state": "fit.values['steady_state']",
+            "pe_data": "[e for e in pe_plot.values()[0] if e.label == 'data'][0]"
+            ".dimension_values(1)",
+            "pe_stack_top": "pe_plot.values()[0].values()[0].dimension_values(1)",
+            "fit_total": "fit.expected().sum(axis=1)",
+        },
+    )
+    assert_clean_and_plotted(nb)
+    # the release came from the package inside the image, not from a host path
+    assert res["folder"].endswith("analysis_lib/data/coherent-csi-2017")
+    assert res["n_on"] == 1207
+    # the SM prediction within 15 % of the published 173
+    assert abs(res["sm_events"] / 173 - 1) < 0.15, res["sm_events"]
+    # the fitted count within 1.5σ of the published 134 ± 22, with an interval of about ± 22
+    lo, hi = res["interval"]
+    assert 101 <= res["cevns"] <= 167, res["cevns"]
+    assert lo < res["cevns"] < hi
+    assert 15 < (hi - lo) / 2 < 35
+    # an observation (published 6.7σ)
+    assert res["significance"] >= 5.0
+    assert res["steady_state"] == pytest.approx(1032, abs=2 * np.sqrt(1032))
+    # the PE figure shows the data and the stacked fit projected on PE
+    assert sum(res["pe_data"]) == 1207
+    np.testing.assert_allclose(res["pe_stack_top"], res["fit_total"], rtol=1e-9)
+
+
 def test_scale_out_runs_its_dask_workers_as_jobs_on_the_real_slurm(
     demo_data, results_store, tmp_path, monkeypatch, slurm_cluster
 ):
