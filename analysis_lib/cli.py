@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "analysis_lib.steps.cli",
     "analysis_lib.beam.cli",
     "analysis_lib.apps.cli",
+    "analysis_lib.lifecycle.cli",
     "analysis_lib.release.cli",
 ]
 

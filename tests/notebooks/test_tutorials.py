@@ -574,6 +574,9 @@ def test_reproducible_results_trace_a_figure_and_freeze_a_verifiable_release(
             "verify_ok": "report.ok",
             "verify_compared": "report.compared_results",
             "tampered_problems": "[[p.kind, p.name] for p in tampered_report.problems]",
+            "metadata_problems": "check_citation_cff((bundle / 'CITATION.cff').read_text())"
+            " + check_zenodo_json(zenodo) + check_ro_crate(bundle)",
+            "crate_parts": "sorted(e.id for e in crate.data_entities)",
         },
     )
     assert_clean_and_plotted(nb)
@@ -589,6 +592,9 @@ def test_reproducible_results_trace_a_figure_and_freeze_a_verifiable_release(
     # … verifies here too (checksums only), and the tampered copy was caught by name
     assert verify(bundle, rerun=False, notebooks=False).ok
     assert res["tampered_problems"] == [["checksum", f"results/{res['result_file']}"]]
+    # the citation, Zenodo and RO-Crate metadata are valid, and the crate lists the result
+    assert res["metadata_problems"] == []
+    assert f"results/{res['result_file']}" in res["crate_parts"]
 
 
 def test_redo_coherent_2017_finds_the_published_observation_from_the_release(
