@@ -271,7 +271,13 @@ def _compiled_dir(
     cache = user_cache_dir() / key
     if (cache / "files.json").is_file():
         return cache
-    cache.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # no writable home (a locked-down container): a private temp folder
+        cache = Path(tempfile.gettempdir()) / f"rarehub-kaitai-{os.getuid()}" / key
+        if (cache / "files.json").is_file():
+            return cache
+        cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=cache.parent))
     try:
         files = _run_compiler(main, closure, tmp, import_dirs)
