@@ -65,19 +65,13 @@ def copy_catalog(src: Catalog, dst: Catalog, *, relative_paths: bool = True) -> 
             if table.name == "meta" or table.name not in present:
                 continue
             n = 0
-            order = list(table.primary_key.columns)
-            with src._lock:
-                result = src._conn.execution_options(stream_results=True).execute(
-                    sa.select(table).order_by(*order)
-                )
-                for chunk in result.mappings().partitions(_CHUNK):
-                    rows = [dict(r) for r in chunk]
-                    if table is files:
-                        for r in rows:
-                            r["path"] = _path_for(src, dst, r["path"], relative=relative_paths)
-                    with dst._lock:
-                        dst._conn.execute(table.insert(), rows)
-                    n += len(rows)
+            for rows in _chunks(src, table):
+                if table is files:
+                    for r in rows:
+                        r["path"] = _path_for(src, dst, r["path"], relative=relative_paths)
+                with dst._lock:
+                    dst._conn.execute(table.insert(), rows)
+                n += len(rows)
             counts[table.name] = n
         if dst.backend == "postgresql":
             for table in TABLES:
@@ -95,18 +89,42 @@ def copy_catalog(src: Catalog, dst: Catalog, *, relative_paths: bool = True) -> 
     return {"counts": counts, "files_sha256_digest": src_digest}
 
 
+def _chunks(cat: Catalog, table: sa.Table, columns=None):
+    """The rows of ``table`` as lists of dicts, ``_CHUNK`` at a time, in key order.
+
+    Tables with an ``id`` are read by key ranges (``id > last … LIMIT``): constant memory on
+    both backends without server-side cursors; the small ``growth`` table is read at once.
+    """
+    columns = list(columns if columns is not None else table.c)
+    if "id" not in table.c:
+        with cat._lock:
+            rows = cat._conn.execute(sa.select(*columns).order_by(*table.primary_key.columns))
+            rows = [dict(r) for r in rows.mappings()]
+        if rows:
+            yield rows
+        return
+    last = None
+    while True:
+        query = sa.select(*columns).order_by(table.c.id).limit(_CHUNK)
+        if last is not None:
+            query = query.where(table.c.id > last)
+        with cat._lock:
+            rows = [dict(r) for r in cat._conn.execute(query).mappings()]
+        if not rows:
+            return
+        yield rows
+        last = rows[-1]["id"]
+
+
 def files_digest(cat: Catalog) -> str:
     """SHA-256 over every file's (id, absolute path, size, sha256), in id order."""
     h = hashlib.sha256()
-    with cat._lock:
-        result = cat._conn.execution_options(stream_results=True).execute(
-            sa.select(files.c.id, files.c.path, files.c.size_bytes, files.c.sha256).order_by(
-                files.c.id
+    columns = (files.c.id, files.c.path, files.c.size_bytes, files.c.sha256)
+    for rows in _chunks(cat, files, columns):
+        for r in rows:
+            h.update(
+                f"{r['id']}\t{cat._full_path(r['path'])}\t{r['size_bytes']}\t{r['sha256']}\n".encode()
             )
-        )
-        for chunk in result.partitions(_CHUNK):
-            for fid, path, size, sha in chunk:
-                h.update(f"{fid}\t{cat._full_path(path)}\t{size}\t{sha}\n".encode())
     return h.hexdigest()
 
 

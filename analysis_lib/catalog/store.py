@@ -28,6 +28,7 @@ import numbers
 import os
 import re
 import sqlite3
+import stat
 import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -42,6 +43,8 @@ from sqlalchemy.pool import StaticPool
 from .connect import is_server_url, redact, sqlalchemy_url, upgrade_schema
 from .constants import FORMATS_BY_SUFFIX, QUALITIES, RUN_TYPES
 from .schema import SCHEMA_HEAD, SCHEMA_VERSION
+from .schema import files as files_table
+from .schema import runs as runs_table
 
 __all__ = [
     "SCHEMA_HEAD",
@@ -249,7 +252,8 @@ class Catalog:
         self._conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         self._lock = threading.RLock()
         self._depth = 0
-        self._has_deletions: bool | None = None
+        # the folder relative paths hang from, resolved, with a trailing "/"
+        self._real_root = (os.path.realpath(root).rstrip("/") + "/") if root is not None else None
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -413,7 +417,7 @@ class Catalog:
         except sa.exc.OperationalError as e:
             engine.dispose()
             raise _Unreachable(
-                f"cannot reach the catalog server {shown}: {_first_line(e.orig)}"
+                f"cannot connect to the catalog server {shown}: {_first_line(e.orig)}"
             ) from None
         try:
             if readonly:
@@ -673,12 +677,12 @@ class Catalog:
     def _stored_path(self, path: Path) -> str:
         """How ``path`` is stored: resolved like the kernel does (``..`` after symlinks),
         then relative to the catalog's folder when inside it, else absolute."""
-        resolved = Path(os.path.realpath(path))
-        if self.root is not None:
-            root = Path(os.path.realpath(self.root))
-            if resolved.is_relative_to(root):
-                return resolved.relative_to(root).as_posix()
-        return str(resolved)
+        return self._stored_real(os.path.realpath(path))
+
+    def _stored_real(self, real: str) -> str:
+        if self._real_root is not None and real.startswith(self._real_root):
+            return real[len(self._real_root) :]
+        return real
 
     def _full_path(self, stored: str) -> Path:
         p = Path(stored)
@@ -695,9 +699,11 @@ class Catalog:
         volume: str | None,
         added: Any,
         sha256: str | None,
+        stored: str | None = None,
+        size: int | None = None,
     ) -> dict:
         """Everything about a file that needs the disk (stat, hash): done before any lock."""
-        if not path.is_file():
+        if size is None and not path.is_file():
             raise CatalogError(f"cannot add {path}: no such file")
         if format is None:
             format = FORMATS_BY_SUFFIX.get(path.suffix.lower())
@@ -706,13 +712,18 @@ class Catalog:
                     f"cannot infer the format of {path} from its suffix {path.suffix!r};"
                     f" pass format= (known suffixes: {sorted(FORMATS_BY_SUFFIX)})"
                 )
-        size = path.stat().st_size
+        if size is None:
+            size = path.stat().st_size
         added_text = utc_text(added) if added is not None else _now()
+        try:
+            digest = sha256 or sha256_file(path)
+        except OSError as e:
+            raise CatalogError(f"cannot add {path}: {e.strerror}") from None
         return {
-            "path": self._stored_path(path),
+            "path": stored if stored is not None else self._stored_path(path),
             "volume": volume or _volume_of(path),
             "size_bytes": size,
-            "sha256": sha256 or sha256_file(path),
+            "sha256": digest,
             "format": format,
             "start_utc": utc_text(start),
             "end_utc": utc_text(end),
@@ -723,17 +734,31 @@ class Catalog:
 
     def _insert_files(self, rows: list[dict], *, skip_existing: bool) -> list[int]:
         """Insert prepared file rows and count them in the growth history (inside a
-        transaction). Returns the new ids; already-catalogued paths are skipped or refused."""
+        transaction). Returns the new ids; already-catalogued paths are skipped or refused.
+
+        One multi-row ``INSERT … ON CONFLICT (path) DO NOTHING RETURNING`` per batch: a path
+        another writer registered first is simply not returned, never duplicated.
+        """
+        if self.backend == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = (
+            insert(files_table)
+            .on_conflict_do_nothing(index_elements=["path"])
+            .returning(files_table.c.id, files_table.c.path, sort_by_parameter_order=True)
+        )
+        columns = [c.name for c in files_table.c if c.name != "id"]
+        values = [{c: row.get(c) for c in columns} for row in rows]
+        with self._lock:
+            try:
+                result = self._conn.execute(statement, values)
+                inserted = dict((path, fid) for fid, path in result.fetchall())
+            except sa.exc.DBAPIError as e:
+                raise self._error(e) from None
         ids, growth = [], {}
         for row in rows:
-            new = self._scalar(
-                "INSERT INTO files (dataset_id, run_id, path, volume, size_bytes, sha256,"
-                " format, start_utc, end_utc, added_utc, verified_utc, metadata)"
-                " VALUES (:dataset_id, :run_id, :path, :volume, :size_bytes, :sha256, :format,"
-                " :start_utc, :end_utc, :added_utc, :verified_utc, :metadata)"
-                " ON CONFLICT (path) DO NOTHING RETURNING id",
-                row,
-            )
+            new = inserted.get(row["path"])
             if new is None:
                 if skip_existing:
                     continue
@@ -829,31 +854,49 @@ class Catalog:
         if detector is None:
             detector = self._scalar("SELECT detector FROM datasets WHERE id = :d", {"d": ds})
         own = self.path.resolve() if isinstance(self.path, Path) else None
-        candidates = []
-        for p in sorted(directory.glob(pattern)):
-            if p.suffix.lower() not in FORMATS_BY_SUFFIX or not p.is_file():
+        # (path, stored path, size): one lstat per file; a folder's real path and volume are
+        # looked up once, not per file (only a symlinked file is resolved on its own).
+        candidates: list[tuple[Path, str, int, str]] = []
+        folders: dict[Path, tuple[str, str]] = {}
+        for p in sorted(directory.glob(pattern), key=str):
+            if p.suffix.lower() not in FORMATS_BY_SUFFIX:
                 continue
-            if own is not None and (p.name.startswith(own.name) or p.resolve() == own):
+            if own is not None and p.name.startswith(own.name):
                 continue
-            candidates.append(p)
-        volumes: dict[Path, str] = {}  # one mount-point walk per folder, not per file
+            try:
+                st = p.lstat()
+                if stat.S_ISLNK(st.st_mode):
+                    if not p.is_file() or (own is not None and p.resolve() == own):
+                        continue
+                    candidates.append((p, self._stored_path(p), p.stat().st_size,
+                                       _volume_of(p)))  # fmt: skip
+                    continue
+            except OSError:  # vanished meanwhile
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            if p.parent not in folders:
+                folders[p.parent] = (os.path.realpath(p.parent), _volume_of(p.parent))
+            real_parent, volume = folders[p.parent]
+            stored = self._stored_real(real_parent.rstrip("/") + "/" + p.name)
+            candidates.append((p, stored, st.st_size, volume))
         ids: list[int] = []
         for i in range(0, len(candidates), _SCAN_BATCH):
             batch = candidates[i : i + _SCAN_BATCH]
-            stored = {self._stored_path(p): p for p in batch}
-            known = self._known_paths(list(stored))
+            known = self._known_paths([c[1] for c in batch])
             rows, runs = [], set()
-            for key, p in stored.items():
-                if key in known:
+            for p, stored, size, volume in batch:
+                if stored in known:
                     continue
-                if p.parent not in volumes:
-                    volumes[p.parent] = _volume_of(p.parent)
                 m = rx.search(p.name)
                 run = int(m.group(1)) if m else None
-                row = self._file_values(
-                    p, format=None, start=None, end=None, metadata=None,
-                    volume=volumes[p.parent], added=None, sha256=None,
-                )  # fmt: skip
+                try:
+                    row = self._file_values(
+                        p, format=None, start=None, end=None, metadata=None, volume=volume,
+                        added=None, sha256=None, stored=stored, size=size,
+                    )  # fmt: skip
+                except CatalogError:  # removed since it was listed
+                    continue
                 row.update(dataset_id=ds, run_number=run)
                 rows.append(row)
                 if run is not None:
@@ -879,12 +922,21 @@ class Catalog:
         self, ds: int, numbers: list[int], *, run_type: str, detector: str | None
     ) -> dict[int, int]:
         """Run number → id, creating missing runs (concurrent creators make each run once)."""
-        for n in numbers:
-            self._x(
-                "INSERT INTO runs (dataset_id, run_number, detector, run_type)"
-                " VALUES (:d, :n, :det, :t) ON CONFLICT (dataset_id, run_number) DO NOTHING",
-                {"d": ds, "n": n, "det": detector, "t": run_type},
+        if numbers:
+            if self.backend == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            statement = insert(runs_table).on_conflict_do_nothing(
+                index_elements=["dataset_id", "run_number"]
             )
+            rows = [{"dataset_id": ds, "run_number": n, "detector": detector,
+                     "run_type": run_type} for n in numbers]  # fmt: skip
+            with self._lock:
+                try:
+                    self._conn.execute(statement, rows)
+                except sa.exc.DBAPIError as e:
+                    raise self._error(e) from None
         out: dict[int, int] = {}
         for i in range(0, len(numbers), _IN_CHUNK):
             f = _Filter()
@@ -1032,7 +1084,9 @@ class Catalog:
 
     def _files_frame(self, f: _Filter) -> pd.DataFrame:
         df = self._frame(_FILES_SELECT + f.sql() + _FILES_ORDER, f.params)
-        df["path"] = [str(self._full_path(p)) for p in df["path"]]
+        if self.root is not None:  # string work: this runs once per row of every answer
+            root = str(self.root).rstrip("/") + "/"
+            df["path"] = [p if p.startswith("/") else root + p for p in df["path"]]
         df["metadata"] = df["metadata"].map(json.loads)
         df["run_number"] = df["run_number"].astype("Int64")
         df["size_bytes"] = df["size_bytes"].astype("int64")

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from analysis_lib.catalog import Catalog, CatalogError, read_runlist, sha256_file, write_runlist
 
-
 # ``cat`` (conftest.py) is a fresh catalog in each backend: SQLite and PostgreSQL.
 
 
