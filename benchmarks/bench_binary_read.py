@@ -157,7 +157,14 @@ def main() -> None:
     p.add_argument("--mb", type=int, default=520, help="file size in MB (≥ 500 for the target)")
     p.add_argument("--kaitai-records", type=int, default=200)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, no targets: only checks that it runs (tests/benchmarks)",
+    )
     a = p.parse_args()
+    if a.smoke:
+        a.mb, a.kaitai_records, a.repeat = 2, 5, 1
     work = Path(tempfile.mkdtemp(prefix="rarehub-bench-binary-", dir="/tmp"))
     try:
         ksy = work / "ge_daq.ksy"

@@ -6,9 +6,9 @@ Examples::
     rarehub monitor dq --catalog demo-data/catalog.sqlite --port 5007 \\
         --prefix /services/dq-monitor --allow-websocket-origin hub.example.org
 
-The server binds 127.0.0.1 unless ``--address`` says otherwise. The storage monitor also
-answers ``GET <prefix>/metrics`` with Prometheus text (not behind the login: bind it to
-loopback and let Prometheus scrape it there).
+The server binds 127.0.0.1 unless ``--address`` says otherwise. The storage and
+data-quality monitors also answer ``GET <prefix>/metrics`` with Prometheus text (not behind
+the login: bind them to loopback and let Prometheus scrape them there).
 
 Login: ``--auth-module FILE`` names a Bokeh auth module (a Python file defining
 ``get_user(request_handler)`` and ``login_url`` or ``get_login_url``, optionally a
@@ -81,6 +81,12 @@ def run_monitor(args: argparse.Namespace) -> None:
                 MetricsHandler,
                 {"catalog_path": _absolute(args.catalog), "thresholds": thresholds},
             )
+        )
+    if args.app == "dq":
+        from .dq_metrics import DQMetricsHandler
+
+        extra_patterns.append(
+            (r"/metrics", DQMetricsHandler, {"catalog_path": _absolute(args.catalog)})
         )
     if args.auth_module is not None:
         if not args.auth_module.is_file():

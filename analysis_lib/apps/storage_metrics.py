@@ -11,17 +11,28 @@ from pathlib import Path
 
 import tornado.web
 
-from analysis_lib.apps.storage import Thresholds, catalog_storage, prometheus_metrics
+from analysis_lib.apps.storage import (
+    Thresholds,
+    catalog_storage,
+    dataset_growth_rate,
+    prometheus_metrics,
+)
+from analysis_lib.io.prometheus_text import CONTENT_TYPE
 
 
 class MetricsHandler(tornado.web.RequestHandler):
     """``GET /metrics``: the storage state in Prometheus text format, read fresh per scrape."""
 
-    def initialize(self, catalog_path: str | Path, thresholds: Thresholds | None = None) -> None:
+    def initialize(
+        self,
+        catalog_path: str | Path,
+        thresholds: Thresholds | None = None,
+    ) -> None:
         self.catalog_path = Path(catalog_path)
         self.thresholds = thresholds or Thresholds()
 
     def get(self) -> None:
-        status, usage, _ = catalog_storage(self.catalog_path, self.thresholds)
-        self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-        self.write(prometheus_metrics(status, usage, self.thresholds))
+        status, usage, growth = catalog_storage(self.catalog_path, self.thresholds)
+        rate = dataset_growth_rate(growth, window_days=self.thresholds.window_days)
+        self.set_header("Content-Type", CONTENT_TYPE)
+        self.write(prometheus_metrics(status, usage, self.thresholds, growth_rate=rate))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .slurm_spawner import SQUEUE_FORMAT, JobInfo, parse_squeue
+from .slurm_squeue import SQUEUE_FORMAT, JobInfo, parse_squeue
 
 
 @dataclass(frozen=True)

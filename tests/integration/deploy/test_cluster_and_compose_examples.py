@@ -26,7 +26,7 @@ from traitlets.config import Config
 
 from rarehub_hub.options import Limits, Profile, validate_options
 from rarehub_hub.site import configure, load_site, validate_site
-from rarehub_hub.slurm_spawner import runtime_prefix
+from rarehub_hub.slurm_script import runtime_prefix
 from rarehub_testing import REPO, require_executable
 
 CLUSTER = REPO / "deploy" / "slurm-cluster"
@@ -48,7 +48,8 @@ def test_cluster_site_yaml_is_valid_and_profiles_fit_the_limits():
     assert site["deployment"] == "slurm"
     assert s["runtime"] == "apptainer"
     assert "{version}" in s["image"]
-    assert s["server_ip"] == "0.0.0.0", "compute-node servers must be reachable from the hub"
+    # compute-node servers must be reachable from the hub: never loopback
+    assert s["server_ip"] == "auto", "compute-node servers must be reachable from the hub"
     limits = Limits(
         partitions=tuple(s["limits"]["partitions"]),
         cpus=tuple(s["limits"]["cpus"]),

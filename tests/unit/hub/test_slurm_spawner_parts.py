@@ -15,13 +15,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from rarehub_hub.slurm_spawner import (
-    JobInfo,
-    RareHubSlurmSpawner,
-    SqueueBatcher,
-    parse_squeue,
-    runtime_prefix,
-)
+from rarehub_hub.slurm_script import runtime_prefix
+from rarehub_hub.slurm_spawner import RareHubSlurmSpawner
+from rarehub_hub.slurm_squeue import JobInfo, SqueueBatcher, parse_squeue
 
 BINDS = [{"source": "/data"}, {"source": "/scratch", "target": "/work", "readonly": False}]
 
@@ -84,7 +80,7 @@ def test_batch_script_is_rendered_from_validated_values_only():
     exec_, *command = shlex.split(lines[-1])
     assert exec_ == "exec"  # the server replaces the script: Slurm signals it directly
     assert command[1:4] == ["-m", "rarehub_hub.singleuser", "--ip"]
-    assert command[4:7] == ["127.0.0.1", "--port-range", "9000-9099"]
+    assert command[4:7] == ["auto", "--port-range", "9000-9099"]
     assert command[command.index("--") + 1].endswith("/bin/jupyterhub-singleuser")
 
 
