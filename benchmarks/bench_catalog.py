@@ -186,6 +186,7 @@ WRITER = textwrap.dedent(
     from analysis_lib.catalog import Catalog
     target, folder, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     cat = Catalog.open(target, create=False)
+    print("ready", flush=True)
     while not go.exists():
         time.sleep(0.005)
     slowest = 0.0
@@ -199,6 +200,7 @@ WRITER = textwrap.dedent(
 
 
 def writers(target, tmp: Path, n_writers: int, files_each: int) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="writers-", dir=tmp))
     with Catalog.open(target) as cat:
         cat.add_dataset("bench")
     folders = []
@@ -217,7 +219,8 @@ def writers(target, tmp: Path, n_writers: int, files_each: int) -> dict:
         )
         for f in folders
     ]
-    time.sleep(1.0 + 0.1 * n_writers)  # let every writer import and connect
+    for p in procs:  # every writer has imported and connected: start them together
+        assert p.stdout.readline().strip() == "ready"
     t = time.perf_counter()
     go.touch()
     outs = [p.communicate(timeout=3600)[0] for p in procs]
