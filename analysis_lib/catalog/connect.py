@@ -15,6 +15,7 @@ Passwords belong in libpq's password file (``~/.pgpass`` or ``PGPASSFILE``), in 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import stat
@@ -133,6 +134,12 @@ def _run_alembic(conn, revision: str | None, name: str) -> None:
             f"{name} has schema revision {revision!r}, newer than this rarehub knows"
             f" ({sorted(known)}); upgrade rarehub to use it"
         )
-    if revision == "legacy":
-        command.stamp(cfg, "0001")
-    command.upgrade(cfg, "head")
+    log = logging.getLogger("alembic")
+    level = log.level
+    log.setLevel(logging.WARNING)  # "Running upgrade …" lines are not news for a notebook
+    try:
+        if revision == "legacy":
+            command.stamp(cfg, "0001")
+        command.upgrade(cfg, "head")
+    finally:
+        log.setLevel(level)
