@@ -128,6 +128,25 @@ def test_a_catalog_from_before_migrations_is_upgraded_in_place(tmp_path):
     assert con.execute("SELECT COUNT(*) FROM deletions").fetchone() == (1,)
 
 
+def test_a_catalog_with_the_interim_deletions_table_is_upgraded_too(tmp_path):
+    """Catalogs written by the SQLite-only code that already had ``deletions`` keep it."""
+    db = tmp_path / "catalog.sqlite"
+    con = sqlite3.connect(db)
+    con.executescript(
+        V1_SCHEMA
+        + "INSERT INTO meta VALUES ('schema_version', '1');"
+        + "CREATE TABLE deletions (id INTEGER PRIMARY KEY, path TEXT NOT NULL, dataset TEXT,"
+        " result_key TEXT, size_bytes INTEGER NOT NULL, sha256 TEXT, reason TEXT NOT NULL,"
+        " deleted_utc TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}');"
+        "INSERT INTO deletions (path, size_bytes, reason, deleted_utc)"
+        " VALUES ('/r/a.parquet', 7, 'freed', '2026-12-01T00:00:00Z');"
+    )
+    con.close()
+    with Catalog.open(db) as cat:
+        assert cat.meta()["schema_version"] == "2"
+        assert cat.deletions()["size_bytes"].tolist() == [7]
+
+
 def test_deletions_of_results_are_recorded(cat, tmp_path):
     cat.add_dataset("ge1")
     first = cat.record_deletion(

@@ -14,6 +14,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A catalog written by the SQLite-only code of early December 2026 may have the table
+    # already (same columns): keep it.
+    if "deletions" in sa.inspect(op.get_bind()).get_table_names():
+        op.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        return
     op.create_table(
         "deletions",
         sa.Column("id", sa.Integer, primary_key=True),
