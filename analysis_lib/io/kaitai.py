@@ -435,6 +435,7 @@ class ViewIO(io.RawIOBase):
     def __init__(self, buffer):
         super().__init__()
         self.rarehub_view = memoryview(buffer).cast("B")
+        self.rarehub_offsets: dict[int, int] | None = None  # id(array) → byte offset
         self._len = len(self.rarehub_view)
         self._pos = 0
 
@@ -609,7 +610,10 @@ def read_array(kio, dtype: str, count) -> np.ndarray:
             f"requested {nbytes} bytes, but only {have} bytes available", nbytes, have
         )
     src._pos = pos + nbytes
-    return np.frombuffer(view, dt, n, pos)
+    arr = np.frombuffer(view, dt, n, pos)
+    if src.rarehub_offsets is not None:  # a reader that wants to know where arrays lie
+        src.rarehub_offsets[id(arr)] = pos
+    return arr
 
 
 def read_array_eos(kio, dtype: str) -> np.ndarray:
