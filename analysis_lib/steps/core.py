@@ -48,6 +48,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,6 +265,10 @@ class Pipeline:
         ``{provides: {option: value}}``.
     storage
         Root folder of stored results.
+    environment
+        What made the results, recorded in each lineage JSON beside them (not hashed into
+        the key), e.g. ``{"image_digest": "sha256:…"}``: the container image a rebuild must
+        use to give the same bytes (``rarehub storage plan`` requires it).
 
     Raises
     ------
@@ -278,8 +283,10 @@ class Pipeline:
         config: Mapping[str, Mapping[str, Any]] | None = None,
         *,
         storage: str | os.PathLike,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         config = dict(config or {})
+        self.environment = dict(environment or {})
         classes = [s if isinstance(s, type) else type(s) for s in steps]
         by_name: dict[str, Step] = {}
         for s, cls in zip(steps, classes, strict=True):
@@ -476,8 +483,14 @@ class Pipeline:
         return found.pop()
 
     def _pass(self, run, names, per_run_results, progress) -> None:
-        """One pass over the source(s), computing ``names`` (all of one stage)."""
+        """One pass over the source(s), computing ``names`` (all of one stage).
+
+        The CPU time of this thread during the pass is recorded in each result's lineage
+        JSON, split evenly among the results the pass made (``cpu_seconds``).
+        """
         from ..io.parquet import ParquetWriter
+
+        cpu_start = time.thread_time()
 
         # chunk-level values needed in this pass: the closure of names over per-chunk deps
         chunk_level: list[str] = []
@@ -565,7 +578,6 @@ class Pipeline:
                         f"(empty run) — nothing to store for {n!r}"
                     )
                 w.close()
-                self._write_lineage(n, run, keys[n], chunk_rows[n])
         except BaseException:
             for w in writers.values():
                 w.abort()
@@ -575,20 +587,28 @@ class Pipeline:
                 r.close()
         from ..io.parquet import write_parquet
 
+        rows = dict(chunk_rows)
         for n in names:
             if self.steps[n].per_run:
                 result = self.steps[n].finish()
                 write_parquet(result, self.path(n, run), metadata={"rarehub.lineage_key": keys[n]})
-                self._write_lineage(n, run, keys[n], [len(result)])
+                rows[n] = [len(result)]
                 per_run_results[n] = result
+        cpu_each = (time.thread_time() - cpu_start) / len(names)
+        for n in names:
+            self._write_lineage(n, run, keys[n], rows[n], cpu_seconds=cpu_each)
 
-    def _write_lineage(self, name: str, run: RunInput, key: str, chunk_rows: list[int]) -> None:
+    def _write_lineage(
+        self, name: str, run: RunInput, key: str, chunk_rows: list[int], *, cpu_seconds: float
+    ) -> None:
         doc = {
             "schema": LINEAGE_SCHEMA,
             "key": key,
             "run_id": run.run_id,
             "lineage": self.lineage(name, run),  # memoized: the one the key came from
             "chunk_rows": chunk_rows,
+            "cpu_seconds": round(cpu_seconds, 6),
+            "environment": self.environment,
         }
         atomic_write_text(
             self.path(name, run).with_suffix(".lineage.json"),

@@ -99,3 +99,123 @@ def test_alertmanager_config_routes_and_inhibits(amtool):
     )
     assert receiver("alertname=RareHubVolumeFillingUp", "severity=warning") == "team-webhook"
     assert receiver("alertname=RareHubBadRunsFlagged", "severity=warning") == "team-webhook"
+
+
+# Grafana's dashboard schema is CUE (grafana/grafana kinds/dashboard), not installable here and
+# not a JSON Schema; this is its required structure for what these dashboards use, written out
+# from the kind's schema reference (docs/sources/developers/kinds/core/dashboard): schemaVersion
+# (uint16) required; panels with a type, gridPos {h > 0, 0 < w ≤ 24, 0 ≤ x < 24, y ≥ 0} and
+# targets with a refId; time {from, to}; templating {list}. Stricter than Grafana where it
+# costs nothing (ids unique, panels inside the 24-column grid and not overlapping).
+_DATASOURCE = {
+    "type": "object",
+    "required": ["type", "uid"],
+    "properties": {"type": {"const": "prometheus"}, "uid": {"const": "${datasource}"}},
+}
+DASHBOARD_SCHEMA = {
+    "type": "object",
+    "required": ["uid", "title", "schemaVersion", "panels", "time", "templating", "editable"],
+    "properties": {
+        "uid": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}$"},
+        "title": {"type": "string", "minLength": 1},
+        "schemaVersion": {"type": "integer", "minimum": 36, "maximum": 65535},
+        "editable": {"type": "boolean"},
+        "graphTooltip": {"enum": [0, 1, 2]},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "refresh": {"type": "string", "pattern": "^[0-9]+[smhd]$"},
+        "time": {
+            "type": "object",
+            "required": ["from", "to"],
+            "properties": {"from": {"type": "string"}, "to": {"type": "string"}},
+        },
+        "templating": {
+            "type": "object",
+            "required": ["list"],
+            "properties": {
+                "list": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "type"],
+                        "properties": {"type": {"enum": ["datasource", "query", "custom"]}},
+                    },
+                }
+            },
+        },
+        "panels": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["id", "type", "title", "gridPos", "datasource", "targets"],
+                "properties": {
+                    "id": {"type": "integer", "minimum": 1},
+                    "type": {"enum": ["timeseries", "stat", "gauge", "bargauge", "table"]},
+                    "title": {"type": "string", "minLength": 1},
+                    "datasource": _DATASOURCE,
+                    "gridPos": {
+                        "type": "object",
+                        "required": ["h", "w", "x", "y"],
+                        "properties": {
+                            "h": {"type": "integer", "minimum": 1},
+                            "w": {"type": "integer", "minimum": 1, "maximum": 24},
+                            "x": {"type": "integer", "minimum": 0, "maximum": 23},
+                            "y": {"type": "integer", "minimum": 0},
+                        },
+                    },
+                    "fieldConfig": {
+                        "type": "object",
+                        "required": ["defaults", "overrides"],
+                    },
+                    "targets": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "required": ["refId", "expr", "datasource"],
+                            "properties": {
+                                "refId": {"type": "string", "pattern": "^[A-Z]$"},
+                                "expr": {"type": "string", "minLength": 1},
+                                "datasource": _DATASOURCE,
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+DASHBOARDS = sorted((MONITORING / "dashboards").glob("*.json"))
+
+
+def test_the_three_dashboards_exist():
+    assert [p.name for p in DASHBOARDS] == [
+        "rarehub-beam.json",
+        "rarehub-hub.json",
+        "rarehub-storage.json",
+    ]
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
+def test_dashboard_follows_grafanas_dashboard_structure(path):
+    import json
+
+    import jsonschema
+
+    dashboard = json.loads(path.read_text())
+    jsonschema.validate(dashboard, DASHBOARD_SCHEMA)
+    panels = dashboard["panels"]
+    assert len({p["id"] for p in panels}) == len(panels), "panel ids must be unique"
+    cells: set[tuple[int, int]] = set()
+    for p in panels:
+        g = p["gridPos"]
+        assert g["x"] + g["w"] <= 24, f"{p['title']}: beyond the 24-column grid"
+        mine = {
+            (x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])
+        }
+        assert not cells & mine, f"{p['title']} overlaps another panel"
+        cells |= mine
+        refs = [t["refId"] for t in p["targets"]]
+        assert len(set(refs)) == len(refs), f"{p['title']}: refIds repeat"
+    names = {v["name"] for v in dashboard["templating"]["list"]}
+    assert "datasource" in names  # every panel's ${datasource}
