@@ -247,7 +247,7 @@ def test_csv_ragged_row_anywhere_is_named_by_line(tmp_path, df, where, extra):
 @given(
     df=csv_tables(),
     where=st.integers(0, 29),
-    extra=st.sampled_from([-2, -1, 1, 3]),
+    extra=st.sampled_from([-1, 1, 3]),  # (two columns: one less than -1 is a blank line)
     crlf=st.booleans(),
     blank=st.booleans(),
 )
