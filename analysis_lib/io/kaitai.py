@@ -271,7 +271,13 @@ def _compiled_dir(
     cache = user_cache_dir() / key
     if (cache / "files.json").is_file():
         return cache
-    cache.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # no writable home (a locked-down container): a private temp folder
+        cache = Path(tempfile.gettempdir()) / f"rarehub-kaitai-{os.getuid()}" / key
+        if (cache / "files.json").is_file():
+            return cache
+        cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=cache.parent))
     try:
         files = _run_compiler(main, closure, tmp, import_dirs)
@@ -641,14 +647,22 @@ class KsyFormat:
     def parse(self, source: str | os.PathLike | bytes | bytearray | memoryview | BinaryIO):
         """Parse a file path, a bytes-like object or an open binary file; return the root.
 
-        The fast parser reads from memory through :func:`buffer_stream` (a path is read
-        whole); the stock one (``fast=False``) through the runtime's own ``KaitaiStream``.
+        The fast parser reads from memory through :func:`buffer_stream` (a path is
+        memory-mapped); the stock one (``fast=False``) through the runtime's own
+        ``KaitaiStream`` (a path is read whole).
         """
         from kaitaistruct import KaitaiStream
 
         if isinstance(source, str | os.PathLike):
             with open(source, "rb") as f:
-                source = f.read()
+                size = os.fstat(f.fileno()).st_size
+                if self.fast and size:
+                    import mmap
+
+                    # memory-mapped: arrays are views of the page cache, not a copy
+                    source = memoryview(mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ))
+                else:
+                    source = f.read()
         if isinstance(source, bytes | bytearray | memoryview):
             if self.fast:
                 return self.root(buffer_stream(source))
