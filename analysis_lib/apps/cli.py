@@ -6,9 +6,11 @@ Examples::
     rarehub monitor dq --catalog demo-data/catalog.sqlite --port 5007 \\
         --prefix /services/dq-monitor --allow-websocket-origin hub.example.org
 
-The server binds 127.0.0.1 unless ``--address`` says otherwise. The storage monitor also
-answers ``GET <prefix>/metrics`` with Prometheus text (not behind the login: bind it to
-loopback and let Prometheus scrape it there).
+The server binds 127.0.0.1 unless ``--address`` says otherwise. The storage and
+data-quality monitors also answer ``GET <prefix>/metrics`` with Prometheus text (not behind
+the login: bind them to loopback and let Prometheus scrape them there). With ``--results
+ROOT`` the storage monitor also shows the lifecycle plan of the stored processing results
+under ROOT (``rarehub storage plan``) and exports its bytes.
 
 Login: ``--auth-module FILE`` names a Bokeh auth module (a Python file defining
 ``get_user(request_handler)`` and ``login_url`` or ``get_login_url``, optionally a
@@ -29,6 +31,17 @@ APPS = {
 }
 
 
+def catalog_target(text: str) -> str | Path:
+    """``--catalog``: a server URL without password, or a path."""
+    from analysis_lib.catalog.connect import catalog_argument
+
+    return catalog_argument(text)
+
+
+def _absolute(catalog: str | Path) -> str | Path:
+    return catalog.absolute() if isinstance(catalog, Path) else catalog
+
+
 def run_monitor(args: argparse.Namespace) -> None:
     import importlib
     import threading
@@ -37,7 +50,7 @@ def run_monitor(args: argparse.Namespace) -> None:
 
     from .storage import Thresholds
 
-    if not args.catalog.is_file():
+    if isinstance(args.catalog, Path) and not args.catalog.is_file():
         raise SystemExit(f"rarehub monitor: no catalog database at {args.catalog}")
     module_name, title = APPS[args.app]
     extra_patterns = []
@@ -55,14 +68,30 @@ def run_monitor(args: argparse.Namespace) -> None:
         except ValueError as e:
             raise SystemExit(f"rarehub monitor storage: {e}") from None
         kwargs["thresholds"] = thresholds
+        if args.results is not None:
+            if not args.results.is_dir():
+                raise SystemExit(f"rarehub monitor storage: no results folder at {args.results}")
+            kwargs["results"] = args.results.absolute()
+            kwargs["older_than_days"] = args.older_than_days
         from .storage_metrics import MetricsHandler
 
         extra_patterns.append(
             (
                 r"/metrics",
                 MetricsHandler,
-                {"catalog_path": args.catalog.absolute(), "thresholds": thresholds},
+                {
+                    "catalog_path": _absolute(args.catalog),
+                    "thresholds": thresholds,
+                    "results": kwargs.get("results"),
+                    "older_than_days": args.older_than_days,
+                },
             )
+        )
+    if args.app == "dq":
+        from .dq_metrics import DQMetricsHandler
+
+        extra_patterns.append(
+            (r"/metrics", DQMetricsHandler, {"catalog_path": _absolute(args.catalog)})
         )
     if args.auth_module is not None:
         if not args.auth_module.is_file():
@@ -71,7 +100,7 @@ def run_monitor(args: argparse.Namespace) -> None:
 
         extra["auth_provider"] = AuthModule(str(args.auth_module))
     origins = args.allow_websocket_origin or [f"{args.address}:{args.port}"]
-    catalog = args.catalog.absolute()
+    catalog = _absolute(args.catalog)
 
     def factory():  # a plain function: Panel calls it once per browser session
         return importlib.import_module(module_name).create_app(catalog, **kwargs)
@@ -111,7 +140,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("app", choices=sorted(APPS), help="which app to serve")
-    p.add_argument("--catalog", type=Path, required=True, help="catalog database (SQLite)")
+    p.add_argument(
+        "--catalog",
+        type=catalog_target,
+        required=True,
+        help="catalog: a SQLite file or a postgresql://USER@HOST/DB URL (password in"
+        " ~/.pgpass or PGPASSFILE, never here)",
+    )
     p.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=5006, help="port (default 5006)")
     p.add_argument(
@@ -135,4 +170,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--warn-days", type=float, default=30.0, help="days to full: warning")
     g.add_argument("--critical-days", type=float, default=7.0, help="days to full: critical")
     g.add_argument("--window-days", type=int, default=14, help="fill-rate window in days")
+    g.add_argument(
+        "--results",
+        type=Path,
+        metavar="ROOT",
+        help="root folder of stored processing results: show and export the lifecycle plan",
+    )
+    g.add_argument(
+        "--older-than-days",
+        type=float,
+        default=30.0,
+        help="age (days) from which rebuildable results are deletion candidates (30)",
+    )
     p.set_defaults(func=run_monitor)

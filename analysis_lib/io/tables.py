@@ -203,11 +203,37 @@ def _cell(x: Any) -> Any:
 
 
 def _ak_to_object(a) -> np.ndarray:
+    """An awkward column as a numpy object array of cells: a jagged numeric column gives one
+    numpy array per entry (``var * var * x``: an object array of arrays), by its offsets;
+    strings, records and options go through ``ak.to_list``."""
     import awkward as ak
 
+    try:
+        return _lists_to_cells(a)
+    except (TypeError, ValueError):
+        pass
     out = np.empty(len(a), dtype=object)
     for i, x in enumerate(ak.to_list(a)):
         out[i] = _cell(x)
+    return out
+
+
+def _lists_to_cells(a) -> np.ndarray:
+    import awkward as ak
+
+    t = a.type.content if isinstance(a.type, ak.types.ArrayType) else a.type
+    if not isinstance(t, ak.types.ListType | ak.types.RegularType) or t.parameter("__array__"):
+        raise TypeError("not a plain list type")
+    counts = ak.to_numpy(ak.num(a, axis=1))
+    inner = ak.flatten(a, axis=1)
+    inner_t = inner.type.content
+    if isinstance(inner_t, ak.types.NumpyType):
+        flat = ak.to_numpy(inner, allow_missing=False)
+    else:
+        flat = _lists_to_cells(inner)
+    out = np.empty(len(a), dtype=object)
+    for i, part in enumerate(np.split(flat, np.cumsum(counts)[:-1]) if len(a) else []):
+        out[i] = part
     return out
 
 
@@ -314,7 +340,9 @@ def _parquet_failure(path, pf, rg: int, read: list[str], err: Exception) -> Read
             pf.read_row_group(rg, columns=[name])
         except Exception as e:  # any decoder error: we name where it is
             offsets = [
-                g.column(i).data_page_offset
+                g.column(i).dictionary_page_offset
+                if g.column(i).has_dictionary_page
+                else g.column(i).data_page_offset
                 for i in range(g.num_columns)
                 if g.column(i).path_in_schema.split(".")[0] == name
             ]
@@ -359,11 +387,14 @@ def _iter_parquet(path, columns, filter, step_size):
     step = _rows_per_step(step_size, int(row_bytes) or 8 * len(read))
     rows = 0
     for rg in range(meta.num_row_groups):
-        try:
-            batches = list(pf.iter_batches(batch_size=step, row_groups=[rg], columns=read))
-        except (OSError, pa.ArrowException) as e:
-            raise _parquet_failure(path, pf, rg, read, e) from None
-        for batch in batches:
+        batches = pf.iter_batches(batch_size=step, row_groups=[rg], columns=read)
+        while True:  # one batch in memory at a time; a decoding error names its column
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except (OSError, pa.ArrowException) as e:
+                raise _parquet_failure(path, pf, rg, read, e) from None
             rows += batch.num_rows
             yield path, pa.Table.from_batches([batch]).select(read), cols
     if not rows:  # zero rows: one empty chunk that keeps the columns and their types
@@ -434,41 +465,118 @@ def _first_bad_utf8(path: Path) -> tuple[int, int]:
     return offset, line
 
 
+def _not_utf8(path: Path) -> ReadError:
+    offset, line = _first_bad_utf8(path)
+    return ReadError(
+        f"{path}: byte offset {offset} (line {line}) is not UTF-8 text; CSV files are read"
+        " as UTF-8: re-encode it (e.g. `iconv -f latin1 -t utf-8`)"
+    )
+
+
+def _ragged(path: Path, line: int, header_line: int, header: list[str], fields: list[str]):
+    return ReadError(
+        f"{path}: line {line} has {len(fields)} fields where the header (line {header_line})"
+        f" has {len(header)}: expected {len(header)} ({', '.join(header)}), found"
+        f" {len(fields)} ({', '.join(fields)}); fix that line (a missing value is an empty"
+        " field between two commas; a comma inside a value needs double quotes)"
+    )
+
+
 def _csv_header(path: Path) -> list[str]:
     """Check that every record has as many fields as the header; return the header.
 
     pandas pads short rows with NaN and, with ``usecols=``, drops the extra fields of long
-    ones, so a ragged file would be misread without a word: one pass with the standard
-    ``csv`` module (same dialect as pandas: ``,`` and ``"`` quoting, blank lines skipped)
-    counts the fields of every record first.
+    ones, so a ragged file would be misread without a word: every record's fields are
+    counted first, by counting commas with numpy when the file has no quotes (about as
+    fast as pandas' own parse), else with the standard ``csv`` module (same dialect as
+    pandas: ``,`` and ``"`` quoting, blank lines skipped).
     """
+    header = _csv_header_unquoted(path)
+    return header if header is not None else _csv_header_quoted(path)
+
+
+def _csv_header_unquoted(path: Path, block_bytes: int = 1 << 24) -> list[str] | None:
+    """The fast path: None when the file has a quote, a NUL, a lone CR or a header that is
+    not UTF-8 (the ``csv`` module then reads it and names what is wrong)."""
+    header: list[str] | None = None
+    header_line = lines_before = 0
+    carry = b""
+    with path.open("rb") as fh:
+        while True:
+            block = fh.read(block_bytes)
+            part = carry + block if carry else block  # (no copies of the block below)
+            cut = part.rfind(b"\n") + 1 if block else len(part)
+            if not part:
+                break
+            if cut == 0:
+                carry = part
+                continue
+            carry = part[cut:]
+            if part.find(b'"', 0, cut) >= 0 or part.find(b"\0", 0, cut) >= 0:
+                return None
+            if part.find(b"\r", 0, cut) >= 0 and part.count(b"\r", 0, cut) != part.count(
+                b"\r\n", 0, cut
+            ):
+                return None  # old Mac line ends: the csv module knows them
+            # (UTF-8 is checked by pandas' own parse, see _iter_csv)
+            buf = np.frombuffer(part, np.uint8, count=cut)
+            ends = np.flatnonzero(buf == 10)
+            if buf[-1] != 10:  # the last line of the file, without a newline
+                ends = np.append(ends, len(buf))
+            starts = np.concatenate([[0], ends[:-1] + 1])
+            commas_before_end = np.searchsorted(np.flatnonzero(buf == 44), ends)
+            fields = np.diff(commas_before_end, prepend=0) + 1
+            stripped = ends - starts - (buf[np.maximum(ends - 1, 0)] == 13)
+            blank = stripped <= 0
+            first = 0
+            if header is None:
+                nonblank = np.flatnonzero(~blank)
+                if not nonblank.size:
+                    lines_before += len(ends)
+                    continue
+                first = int(nonblank[0])
+                try:
+                    text = part[starts[first] : ends[first]].decode().removesuffix("\r")
+                except UnicodeDecodeError:
+                    return None
+                header, header_line = text.split(","), lines_before + first + 1
+                first += 1
+            bad = np.flatnonzero(~blank[first:] & (fields[first:] != len(header)))
+            if bad.size:
+                i = first + int(bad[0])
+                text = part[starts[i] : ends[i]].decode(errors="replace").removesuffix("\r")
+                raise _ragged(path, lines_before + i + 1, header_line, header, text.split(","))
+            lines_before += len(ends)
+            if not block:
+                break
+    if header is None:
+        raise ReadError(f"{path}: empty CSV file: no header line, no columns")
+    return header
+
+
+def _csv_header_quoted(path: Path) -> list[str]:
     import csv
 
     header: list[str] | None = None
-    header_line = 0
+    header_line = end = 0
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.reader(fh, strict=True)
             for fields in reader:
+                start, end = end + 1, reader.line_num  # a quoted field may span lines
                 if not fields:  # a blank line: pandas skips it too
                     continue
+                if any("\0" in f for f in fields):
+                    raise ReadError(
+                        f"{path}: line {start} holds a NUL byte: this is not a text (CSV) file"
+                    )
                 if header is None:
-                    header, header_line = fields, reader.line_num
+                    header, header_line = fields, start
                     continue
                 if len(fields) != len(header):
-                    raise ReadError(
-                        f"{path}: line {reader.line_num} has {len(fields)} fields where the"
-                        f" header (line {header_line}) has {len(header)}: expected"
-                        f" {len(header)} ({', '.join(header)}), found {len(fields)}"
-                        f" ({', '.join(fields)}); fix that line (a missing value is an empty"
-                        " field between two commas; a comma inside a value needs double quotes)"
-                    )
+                    raise _ragged(path, start, header_line, header, fields)
     except UnicodeDecodeError:
-        offset, line = _first_bad_utf8(path)
-        raise ReadError(
-            f"{path}: byte offset {offset} (line {line}) is not UTF-8 text; CSV files are read"
-            " as UTF-8: re-encode it (e.g. `iconv -f latin1 -t utf-8`)"
-        ) from None
+        raise _not_utf8(path) from None
     except csv.Error as e:
         raise ReadError(f"{path}: line {reader.line_num}: malformed CSV: {e}") from None
     if header is None:
@@ -492,6 +600,8 @@ def _iter_csv(path, columns, filter, step_size):
     try:
         for df in pd.read_csv(path, usecols=read, chunksize=step, **options):
             yield path, {n: df[n].to_numpy() for n in read}, cols
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
     except (ValueError, pd.errors.ParserError) as e:
         raise ReadError(f"{path}: malformed CSV: {e}") from None
 
@@ -650,6 +760,23 @@ def _h5_byte_offset(ds, row: int) -> str:
     return ""
 
 
+def _h5_failure(path, ds, sl: slice, err: Exception) -> ReadError:
+    """Narrow a failed read down to the first chunk (rows, byte offset) that fails."""
+    start, stop = sl.start, sl.stop
+    step = ds.chunks[0] if ds.chunks else max(1, stop - start)
+    for s in range((start // step) * step, stop, step):
+        lo, hi = max(s, start), min(s + step, stop)
+        try:
+            ds[lo:hi]
+        except (OSError, ValueError, TypeError) as e:
+            start, stop, err = lo, hi, e
+            break
+    return ReadError(
+        f"{path}: reading {ds.name!r} rows {start}…{stop - 1}{_h5_byte_offset(ds, start)}:"
+        f" {err}; the file is damaged (truncated or overwritten): rewrite it from its source"
+    )
+
+
 def _h5_text(path, obj, column: str, v: np.ndarray, start: int) -> np.ndarray:
     try:
         return np.char.decode(v, "utf-8")
@@ -711,10 +838,7 @@ def _iter_hdf5(path, columns, filter, step_size, key):
                         chunk[c] = parts[c][sl]
             except (OSError, ValueError, TypeError) as e:
                 ds = obj if isinstance(obj, h5py.Dataset) else parts[c]
-                raise ReadError(
-                    f"{path}: reading {ds.name!r} rows {sl.start}…{sl.stop - 1}"
-                    f"{_h5_byte_offset(ds, sl.start)}: {e}"
-                ) from None
+                raise _h5_failure(path, ds, sl, e) from None
             for c, v in chunk.items():
                 if v.dtype.kind == "S":
                     chunk[c] = _h5_text(path, obj, c, v, start)
@@ -725,6 +849,7 @@ def _iter_hdf5(path, columns, filter, step_size, key):
 
 # ---- ROOT
 _TREE_CLASSES = ("TTree", "TNtuple", "TNtupleD")
+_TABLE_CLASSES = (*_TREE_CLASSES, "ROOT::RNTuple")  # RNTuple 1.0 (ROOT ≥ 6.34), via uproot
 _HISTOGRAM_PREFIXES = ("TH1", "TH2", "TH3", "TProfile", "TGraph", "TEfficiency")
 
 
@@ -736,11 +861,10 @@ def _root_contents(path, classnames: dict[str, str]) -> str:
         by_class.setdefault(c, []).append(k.split(";")[0])
     held = "; ".join(f"{c}: {sorted(set(v))}" for c, v in sorted(by_class.items()))
     hints = []
-    if any("RNTuple" in c for c in by_class):
+    if "ROOT::Experimental::RNTuple" in by_class:
         hints.append(
-            "an RNTuple is ROOT's newer columnar format, which RareHub's table readers do not"
-            " read yet: read it with uproot.open(path)[name].arrays() (uproot ≥ 5.4 reads"
-            " RNTuple 1.0; ROOT::Experimental::RNTuple files are a pre-release layout)"
+            "ROOT::Experimental::RNTuple is the pre-release RNTuple layout, which uproot"
+            " cannot read: rewrite it with ROOT ≥ 6.34 (RNTuple 1.0), which RareHub reads"
         )
     if any(c.startswith(_HISTOGRAM_PREFIXES) for c in by_class):
         hints.append(
@@ -748,10 +872,10 @@ def _root_contents(path, classnames: dict[str, str]) -> str:
             " uproot.open(path)[name].to_hist() or .to_numpy()"
         )
     hint = f" ({'; '.join(hints)})" if hints else ""
-    return f"{path}: holds no TTree, so no event table to read; it holds {held}{hint}"
+    return f"{path}: holds no TTree or RNTuple, so no event table to read; it holds {held}{hint}"
 
 
-def _root_failure(path, tree, key, read, start, stop, err) -> ReadError:
+def _root_failure(path, tree, what, read, start, stop, err) -> ReadError:
     """Name the branches that cannot be read (each is tried alone, on the error path only)."""
     bad: dict[str, Exception] = {}
     for c in read:
@@ -765,12 +889,48 @@ def _root_failure(path, tree, key, read, start, stop, err) -> ReadError:
         names = list(bad)
         shown = f"{names[:12]}{' …' if len(names) > 12 else ''}"
         return ReadError(
-            f"{path}: TTree {key!r}: {len(names)} branch(es) {shown} cannot be read (entries"
+            f"{path}: {what}: {len(names)} branch(es) {shown} cannot be read (entries"
             f" {start}…{stop - 1}); {c!r}: {type(e).__name__}: {first}; leave them out with"
             " columns= (the other branches read fine alone)"
         )
     first = " ".join(str(err).split())[:400] or type(err).__name__
-    return ReadError(f"{path}: TTree {key!r} entries {start}…{stop - 1} cannot be read: {first}")
+    return ReadError(f"{path}: {what} entries {start}…{stop - 1} cannot be read: {first}")
+
+
+def _root_columns(path, tree, what, columns, filter):
+    """Check the columns asked for; default: the leaf branches of a TTree (a grouping
+    branch's data are its sub-branches, which is what uproot reads), an RNTuple's fields."""
+    is_tree = hasattr(tree, "branches")
+    try:
+        names = list(tree.keys())
+        leaves = list(tree.keys(filter_branch=lambda b: not b.branches)) if is_tree else names
+    except Exception as e:
+        raise ReadError(f"{path}: {what} cannot be opened: {e}") from None
+    cols = _check_columns(path, columns, names, f" ({what})") if columns is not None else leaves
+    fcols = _check_columns(path, _filter_columns(filter), names, f" ({what} filter)")
+    read = list(dict.fromkeys(cols + fcols))
+    if not read:
+        raise ReadError(f"{path}: {what} has no branches or fields: there is nothing to read")
+    if not is_tree:
+        return cols, read
+    for c in read:
+        if tree[c].branches:
+            subs = tree[c].keys(filter_branch=lambda b: not b.branches, full_paths=True)
+            subs = [f"{c}/{s}" if not s.startswith(c) else s for s in subs]
+            raise ReadError(
+                f"{path}: branch {c!r} of {what} is a grouping branch (its data are"
+                f" its sub-branches): pass columns={subs[:6]}{' …' if len(subs) > 6 else ''}"
+            )
+    short = {c: tree[c].num_entries for c in read if tree[c].num_entries != tree.num_entries}
+    if short:
+        shown = dict(list(short.items())[:6])
+        raise ReadError(
+            f"{path}: {what} holds {tree.num_entries} entries but branch(es)"
+            f" {shown}{' …' if len(short) > 6 else ''} hold a different number, so their"
+            f" rows would not line up ({len(short)} such branches); leave them out with"
+            " columns="
+        )
+    return cols, read
 
 
 def _iter_root(path, columns, filter, step_size, key, library):
@@ -783,66 +943,57 @@ def _iter_root(path, columns, filter, step_size, key, library):
         raise ReadError(f"{path}: not a readable ROOT file: {e}") from None
     with f:
         # several cycles of one name are backups: uproot reads the highest, as ROOT does
-        trees = list(
-            dict.fromkeys(k.split(";")[0] for k, c in classnames.items() if c in _TREE_CLASSES)
-        )
+        kinds = {k.split(";")[0]: c for k, c in classnames.items() if c in _TABLE_CLASSES}
+        tables = list(kinds)
         if key is None:
-            if not trees:
+            if not tables:
                 raise ReadError(_root_contents(path, classnames))
-            if len(trees) > 1:
-                raise ReadError(f"{path}: {len(trees)} TTrees {trees}; pass key= to choose one")
-            key = trees[0]
-        elif key not in trees:
-            raise ReadError(f"{path}: no TTree {key!r}; TTrees here: {trees}")
+            if len(tables) > 1:
+                raise ReadError(
+                    f"{path}: {len(tables)} TTrees/RNTuples {tables}; pass key= to choose one"
+                )
+            key = tables[0]
+        elif key not in kinds:
+            raise ReadError(f"{path}: no TTree or RNTuple {key!r}; here: {tables}")
+        what = f"{'RNTuple' if 'RNTuple' in kinds[key] else 'TTree'} {key!r}"
         try:
             tree = f[key]
-            names = list(tree.keys())
-            # grouping branches (split objects, TObject bases) hold no data of their own:
-            # their data are their sub-branches, which is what uproot reads
-            leaves = list(tree.keys(filter_branch=lambda b: not b.branches))
+            n_entries = tree.num_entries
         except Exception as e:
-            raise ReadError(f"{path}: TTree {key!r} cannot be opened: {e}") from None
-        where = f" (TTree {key!r})"
-        cols = _check_columns(path, columns, names, where) if columns is not None else leaves
-        fcols = _check_columns(path, _filter_columns(filter), names, f" (TTree {key!r} filter)")
-        read = list(dict.fromkeys(cols + fcols))
-        for c in read:
-            b = tree[c]
-            if b.branches:
-                subs = tree[c].keys(filter_branch=lambda b: not b.branches, full_paths=True)
-                subs = [f"{c}/{s}" if not s.startswith(c) else s for s in subs]
-                raise ReadError(
-                    f"{path}: branch {c!r} of TTree {key!r} is a grouping branch (its data are"
-                    f" its sub-branches): pass columns={subs[:6]}{' …' if len(subs) > 6 else ''}"
-                )
-        short = {c: tree[c].num_entries for c in read if tree[c].num_entries != tree.num_entries}
-        if short:
-            shown = dict(list(short.items())[:6])
-            raise ReadError(
-                f"{path}: TTree {key!r} holds {tree.num_entries} entries but branch(es)"
-                f" {shown}{' …' if len(short) > 6 else ''} hold a different number, so their"
-                f" rows would not line up ({len(short)} such branches); leave them out with"
-                " columns="
-            )
+            raise ReadError(f"{path}: {what} cannot be opened: {e}") from None
+        cols, read = _root_columns(path, tree, what, columns, filter)
         step = step_size if isinstance(step_size, str) else int(step_size)
         start = 0
-        iterator = tree.iterate(read, step_size=step, library="ak", report=True)
+        try:
+            iterator = iter(tree.iterate(read, step_size=step, library="ak"))
+        except Exception as e:
+            raise _root_failure(path, tree, what, read, 0, max(n_entries, 1), e) from None
         while True:
             try:
-                arrays, report = next(iterator)
+                arrays = next(iterator)
             except StopIteration:
                 break
             except Exception as e:
-                stop = max(tree.num_entries, start + 1)
-                raise _root_failure(path, tree, key, read, start, stop, e) from None
-            start = report.tree_entry_stop
+                stop = max(n_entries, start + 1)
+                raise _root_failure(path, tree, what, read, start, stop, e) from None
+            start += len(arrays)
             yield path, _root_chunk(arrays, read, library), cols
-        if tree.num_entries == 0:  # zero entries: one empty chunk with the branches' types
+        if n_entries == 0:  # zero entries: one empty chunk with the branches' types
             try:
                 arrays = tree.arrays(read, entry_stop=0, library="ak")
             except Exception as e:
-                raise _root_failure(path, tree, key, read, 0, 1, e) from None
+                raise _root_failure(path, tree, what, read, 0, 1, e) from None
             yield path, _root_chunk(arrays, read, library), cols
+
+
+def _is_plain_numbers(t) -> bool:
+    import awkward as ak
+
+    if t.parameter("__array__"):
+        return False
+    if isinstance(t, ak.types.NumpyType):
+        return True
+    return isinstance(t, ak.types.RegularType) and _is_plain_numbers(t.content)
 
 
 def _root_chunk(arrays, read, library):
@@ -851,9 +1002,9 @@ def _root_chunk(arrays, read, library):
     chunk = {}
     for c in read:
         a = arrays[c]
-        if a.ndim == 1 and not isinstance(a.type.content, ak.types.ListType):
-            try:
-                chunk[c] = ak.to_numpy(a)
+        if _is_plain_numbers(a.type.content):
+            try:  # flat or fixed-size (regular) numbers: plain numpy
+                chunk[c] = ak.to_numpy(a, allow_missing=False)
                 continue
             except (ValueError, TypeError):
                 pass

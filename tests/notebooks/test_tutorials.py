@@ -574,6 +574,9 @@ def test_reproducible_results_trace_a_figure_and_freeze_a_verifiable_release(
             "verify_ok": "report.ok",
             "verify_compared": "report.compared_results",
             "tampered_problems": "[[p.kind, p.name] for p in tampered_report.problems]",
+            "metadata_problems": "check_citation_cff((bundle / 'CITATION.cff').read_text())"
+            " + check_zenodo_json(zenodo) + check_ro_crate(bundle)",
+            "crate_parts": "sorted(e.id for e in crate.data_entities)",
         },
     )
     assert_clean_and_plotted(nb)
@@ -589,6 +592,55 @@ def test_reproducible_results_trace_a_figure_and_freeze_a_verifiable_release(
     # … verifies here too (checksums only), and the tampered copy was caught by name
     assert verify(bundle, rerun=False, notebooks=False).ok
     assert res["tampered_problems"] == [["checksum", f"results/{res['result_file']}"]]
+    # the citation, Zenodo and RO-Crate metadata are valid, and the crate lists the result
+    assert res["metadata_problems"] == []
+    assert f"results/{res['result_file']}" in res["crate_parts"]
+
+
+def test_redo_coherent_2017_finds_the_published_observation_from_the_release(
+    rarehub_image, demo_data, results_store, tmp_path
+):
+    """Tutorial 09 redoes COHERENT's CsI 2017 fit from the release packaged in the image.
+    Its choices are made from the release note and the paper first; here the results are
+    compared with the published ones (Science 357 (2017) 1123): 134 ± 22 CEvNS events,
+    6.7σ, 173 ± 48 predicted."""
+    nb, res = run_notebook(
+        "09-redo-coherent-2017",
+        rarehub_image,
+        demo_data,
+        results_store,
+        tmp_path,
+        probe={
+            "folder": "release.folder",
+            "n_on": "on.sum()",
+            "sm_events": "sm_events",
+            "cevns": "fit.values['cevns']",
+            "interval": "[cevns_lo, cevns_hi]",
+            "significance": "z",
+            "steady_state": "fit.values['steady_state']",
+            "pe_data": "[e for e in pe_plot.values()[0] if e.label == 'data'][0]"
+            ".dimension_values(1)",
+            "pe_stack_top": "pe_plot.values()[0].values()[0].dimension_values(1)",
+            "fit_total": "fit.expected().sum(axis=1)",
+        },
+    )
+    assert_clean_and_plotted(nb)
+    # the release came from the package inside the image, not from a host path
+    assert res["folder"].endswith("analysis_lib/data/coherent-csi-2017")
+    assert res["n_on"] == 1207
+    # the SM prediction within 15 % of the published 173
+    assert abs(res["sm_events"] / 173 - 1) < 0.15, res["sm_events"]
+    # the fitted count within 1.5σ of the published 134 ± 22, with an interval of about ± 22
+    lo, hi = res["interval"]
+    assert 101 <= res["cevns"] <= 167, res["cevns"]
+    assert lo < res["cevns"] < hi
+    assert 15 < (hi - lo) / 2 < 35
+    # an observation (published 6.7σ)
+    assert res["significance"] >= 5.0
+    assert res["steady_state"] == pytest.approx(1032, abs=2 * np.sqrt(1032))
+    # the PE figure shows the data and the stacked fit projected on PE
+    assert sum(res["pe_data"]) == 1207
+    np.testing.assert_allclose(res["pe_stack_top"], res["fit_total"], rtol=1e-9)
 
 
 def test_scale_out_runs_its_dask_workers_as_jobs_on_the_real_slurm(
@@ -616,3 +668,72 @@ def test_scale_out_runs_its_dask_workers_as_jobs_on_the_real_slurm(
     assert res["all_stored"] is True
     assert sorted(res["runs"]) == [f"ge-demo-run{n:04d}" for n in (1, 2, 3, 4)]
     assert all(Path(p["of_amplitudes"]).is_relative_to(store) for p in res["paths"].values())
+
+
+def test_real_supercdms_data_finds_the_run_the_pulse_and_reads_a_new_format(
+    rarehub_image, demo_data, results_store, tmp_path
+):
+    """Tutorial 08 on the real SuperCDMS file (shipped in the image): the catalogued run, the
+    noise PSD and an OF amplitude consistent with the pulse, and a .ksy of the user's own."""
+    import struct
+
+    probe = {
+        "run_number": "int(run.run_number)",
+        "run_type": "run.run_type",
+        "start": "str(run.start_utc)",
+        "fs_Hz": "fs_Hz",
+        "triggers": "sorted(events)",
+        "random_shape": "random_event.traces.shape",
+        "physics_shape": "physics_event.traces.shape",
+        "psd_shape": "psd.shape",
+        "parseval_ratio": "float((psd[:, 1:].sum(axis=1) * fs_Hz / 1024"
+        " / (noise - noise.mean(axis=-1, keepdims=True)).var(axis=-1).mean(axis=0)).mean())",
+        "amplitude_ADC": "amplitude_ADC",
+        "sigma_ADC": "of_sum.sigma",
+        "baseline_spread_ADC": "float(baseline_ADC.std(ddof=1))",
+        "sum_peak_ADC": "float(np.convolve(channel_sum, np.ones(16) / 16, 'same').max())",
+        "sensor_peaks": "[int(r.samples.max()) for r in parsed.records]",
+        "sensor_fast": "sensor.fast_fields",
+        "my_root": "type(my_parsed).__name__",
+        "my_fast": "my_format.fast_fields",
+        "my_from": "str(my_format.directory)",
+        "compile_error": "compile_error",
+        "workdir": "str(Path.cwd())",
+    }
+    nb, res = run_notebook(
+        "08-real-supercdms-data", rarehub_image, demo_data, results_store, tmp_path, probe=probe
+    )
+    assert_clean_and_plotted(nb)
+    # the run, as the file name and the MIDAS begin-of-run header say
+    assert res["run_number"] == int("51230216_125838".replace("_", ""))
+    assert res["start"] == "2023-02-16 20:59:13+00:00"
+    assert res["run_type"] == "physics"
+    assert res["fs_Hz"] == 625e3
+    assert res["triggers"] == ["borr", "physics"]
+    assert res["random_shape"] == [12, 32768]
+    assert res["physics_shape"] == [12, 3008]
+    assert res["psd_shape"] == [12, 513]
+    # Parseval: Σ J·fs/N without DC is the variance of the mean-subtracted noise pieces
+    assert res["parseval_ratio"] == pytest.approx(1.0, rel=1e-6)
+    # a real pulse far above the noise; the OF resolution is what pulse-free pieces show
+    # (32 pieces: the spread's own error is ~13 %)
+    assert res["amplitude_ADC"] / res["sigma_ADC"] > 20
+    assert res["baseline_spread_ADC"] == pytest.approx(res["sigma_ADC"], rel=0.4)
+    assert res["amplitude_ADC"] == pytest.approx(res["sum_peak_ADC"], rel=0.2)
+    # the user's own format: the file the notebook wrote, read here with struct
+    data = (tmp_path / "my-sensor.dat").read_bytes()
+    n_ch, n_s, _ = struct.unpack_from("<BHf", data, 4)
+    pos, peaks = 11, []
+    while pos < len(data):
+        _, _, note_len = struct.unpack_from("<IBB", data, pos)
+        pos += 6 + note_len
+        peaks.append(int(np.frombuffer(data, "<i2", n_ch * n_s, pos).max()))
+        pos += 2 * n_ch * n_s
+    assert res["sensor_peaks"] == peaks
+    assert res["sensor_fast"] == ["sensor_demo.samples"]
+    # the user's edited copy was compiled in the image, by Node.js and the pinned compiler
+    assert res["my_root"] == "MySensor"
+    assert res["my_fast"] == ["my_sensor.samples"]
+    assert "/formats/compiled/" not in res["my_from"]  # not a shipped parser: compiled here
+    assert res["compile_error"].startswith(f"KsyError: {res['workdir']}/broken.ksy:")
+    assert "unable to find type 's3'" in res["compile_error"]
