@@ -138,11 +138,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m rarehub_hub.singleuser")
     parser.add_argument("--ip", default="127.0.0.1", help="address the server binds")
     parser.add_argument("--port-range", default="0-0", help="LOW-HIGH, inclusive; 0-0: any")
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="a local server (the spawner picked the port): copy the tutorials, start it",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- jupyterhub-singleuser …")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the server command after --")
+    if args.local:
+        deliver_tutorials_here()
+        run_server(command)
     low, _, high = args.port_range.partition("-")
     port = pick_port(args.ip, int(low), int(high or low))
     deliver_tutorials_here()
