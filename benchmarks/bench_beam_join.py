@@ -35,7 +35,14 @@ def main() -> None:
     p.add_argument("--events", type=int, default=10_000_000)
     p.add_argument("--samples", type=int, default=1_000_000)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, no targets: only checks that it runs (tests/benchmarks)",
+    )
     a = p.parse_args()
+    if a.smoke:
+        a.events, a.samples, a.repeat = 20_000, 2_000, 1
     rng = np.random.default_rng(1)
     t0 = 1_795_000_000 * 10**9
     period = 16_666_667  # 60 Hz pulses with up to 1 ms of timestamp jitter
@@ -59,7 +66,7 @@ def main() -> None:
         " (target <= 1.5)"
     )
     print(f"joins.forward_fill (+gaps)  {ffill * 1e3:8.1f} ms   ratio {ffill / base:.2f}")
-    if ours / base > 1.5:
+    if ours / base > 1.5 and not a.smoke:
         raise SystemExit("interpolate is more than 1.5x slower than numpy.interp")
 
 

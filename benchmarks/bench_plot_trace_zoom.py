@@ -30,7 +30,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--bins", type=int, default=1500, help="decimation bins (plot width)")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, no targets: only checks that it runs (tests/benchmarks)",
+    )
     a = p.parse_args()
+    if a.smoke:
+        a.repeat, a.bins = 2, 100
 
     import holoviews as hv
 
@@ -65,10 +72,8 @@ def main() -> None:
             f"zoom to {width_s * 1e3:7.1f} ms: {len(t):5d} points  CPU median {med:5.1f} ms"
             f"  max {mx:5.1f} ms   (wall median {1e3 * statistics.median(wall):5.1f} ms)"
         )
-    print(
-        f"worst median CPU {worst:.1f} ms; target ≤ {TARGET_MS:g} ms:",
-        "met" if worst <= TARGET_MS else "NOT met",
-    )
+    print(f"worst median CPU {worst:.1f} ms; ratio to the {TARGET_MS:g} ms target", end=" ")
+    print(f"{worst / TARGET_MS:.2f}", "" if a.smoke else "met" if worst <= TARGET_MS else "NOT met")
 
 
 if __name__ == "__main__":

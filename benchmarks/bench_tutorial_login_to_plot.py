@@ -30,7 +30,14 @@ TARGET_S = 60.0
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, no targets: only checks that it runs (tests/benchmarks)",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.repeats = 1
     from playwright.sync_api import sync_playwright
 
     times = []
@@ -56,15 +63,15 @@ def main() -> None:
             finally:
                 stop_hub(hub)
         times.append(run.seconds)
-        verdict = "meets" if run.seconds <= TARGET_S else "MISSES"
+        verdict = "" if args.smoke else " (meets)" if run.seconds <= TARGET_S else " (MISSES)"
         print(
             f"run {i + 1}: login -> plot {run.seconds:.1f} s = {run.seconds / TARGET_S:.2f} x "
-            f"the {TARGET_S:.0f} s target ({verdict}); off-host requests: {len(blocked)}"
+            f"the {TARGET_S:.0f} s target{verdict}; off-host requests: {len(blocked)}"
         )
         print("   steps (s after login):", ", ".join(f"{t} {what}" for t, what in run.steps))
     print(
         f"login -> plot over {len(times)} runs: min {min(times):.1f} s, "
-        f"max {max(times):.1f} s, max/target {max(times) / TARGET_S:.2f}"
+        f"max {max(times):.1f} s, ratio max/target {max(times) / TARGET_S:.2f}"
     )
 
 

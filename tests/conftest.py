@@ -26,6 +26,7 @@ FOLDER_MARKERS = {
     "browser": "browser",
     "notebooks": "notebook",
     "docs": "docs",
+    "benchmarks": "benchmark",
 }
 
 

@@ -6,9 +6,11 @@ Examples::
     rarehub monitor dq --catalog demo-data/catalog.sqlite --port 5007 \\
         --prefix /services/dq-monitor --allow-websocket-origin hub.example.org
 
-The server binds 127.0.0.1 unless ``--address`` says otherwise. The storage monitor also
-answers ``GET <prefix>/metrics`` with Prometheus text (not behind the login: bind it to
-loopback and let Prometheus scrape it there).
+The server binds 127.0.0.1 unless ``--address`` says otherwise. The storage and
+data-quality monitors also answer ``GET <prefix>/metrics`` with Prometheus text (not behind
+the login: bind them to loopback and let Prometheus scrape them there). With ``--results
+ROOT`` the storage monitor also shows the lifecycle plan of the stored processing results
+under ROOT (``rarehub storage plan``) and exports its bytes.
 
 Login: ``--auth-module FILE`` names a Bokeh auth module (a Python file defining
 ``get_user(request_handler)`` and ``login_url`` or ``get_login_url``, optionally a
@@ -55,14 +57,30 @@ def run_monitor(args: argparse.Namespace) -> None:
         except ValueError as e:
             raise SystemExit(f"rarehub monitor storage: {e}") from None
         kwargs["thresholds"] = thresholds
+        if args.results is not None:
+            if not args.results.is_dir():
+                raise SystemExit(f"rarehub monitor storage: no results folder at {args.results}")
+            kwargs["results"] = args.results.absolute()
+            kwargs["older_than_days"] = args.older_than_days
         from .storage_metrics import MetricsHandler
 
         extra_patterns.append(
             (
                 r"/metrics",
                 MetricsHandler,
-                {"catalog_path": args.catalog.absolute(), "thresholds": thresholds},
+                {
+                    "catalog_path": args.catalog.absolute(),
+                    "thresholds": thresholds,
+                    "results": kwargs.get("results"),
+                    "older_than_days": args.older_than_days,
+                },
             )
+        )
+    if args.app == "dq":
+        from .dq_metrics import DQMetricsHandler
+
+        extra_patterns.append(
+            (r"/metrics", DQMetricsHandler, {"catalog_path": args.catalog.absolute()})
         )
     if args.auth_module is not None:
         if not args.auth_module.is_file():
@@ -135,4 +153,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--warn-days", type=float, default=30.0, help="days to full: warning")
     g.add_argument("--critical-days", type=float, default=7.0, help="days to full: critical")
     g.add_argument("--window-days", type=int, default=14, help="fill-rate window in days")
+    g.add_argument(
+        "--results",
+        type=Path,
+        metavar="ROOT",
+        help="root folder of stored processing results: show and export the lifecycle plan",
+    )
+    g.add_argument(
+        "--older-than-days",
+        type=float,
+        default=30.0,
+        help="age (days) from which rebuildable results are deletion candidates (30)",
+    )
     p.set_defaults(func=run_monitor)

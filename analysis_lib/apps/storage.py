@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from analysis_lib.io.prometheus_text import metric_family
+
 ALERT_LEVELS = ("ok", "warning", "critical")
 
 
@@ -169,21 +171,33 @@ def _alert(used_fraction: float, days: float, t: Thresholds, volume: str) -> tup
     return "ok", ""
 
 
-def _label(value: Any) -> str:
-    # Prometheus text format: label values escape backslash, double quote and newline.
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value))
+def dataset_growth_rate(
+    growth: pd.DataFrame, *, window_days: int, now: pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """Catalogued bytes added per day per (dataset, volume), averaged over the last
+    ``window_days`` UTC days (today included), from ``Catalog.growth()``."""
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    if now.tzinfo is None:
+        now = now.tz_localize("UTC")
+    columns = ["dataset", "volume", "bytes_per_day"]
+    if growth.empty:
+        return pd.DataFrame(columns=columns)
+    start = now.normalize() - pd.Timedelta(days=window_days - 1)
+    recent = growth[growth["day"] >= start]
+    keys = growth[["dataset", "volume"]].drop_duplicates()
+    added = recent.groupby(["dataset", "volume"], as_index=False)["bytes_added"].sum()
+    out = keys.merge(added, on=["dataset", "volume"], how="left").fillna({"bytes_added": 0})
+    out["bytes_per_day"] = out.pop("bytes_added").astype(float) / window_days
+    return out.sort_values(["volume", "dataset"], ignore_index=True)[columns]
 
 
 def prometheus_metrics(
-    status: pd.DataFrame, usage: pd.DataFrame, thresholds: Thresholds = Thresholds()
+    status: pd.DataFrame,
+    usage: pd.DataFrame,
+    thresholds: Thresholds = Thresholds(),
+    *,
+    growth_rate: pd.DataFrame | None = None,
+    plan: pd.DataFrame | None = None,
 ) -> str:
     """Render the storage state in the Prometheus text exposition format (version 0.0.4).
 
@@ -195,6 +209,11 @@ def prometheus_metrics(
         :func:`usage_by_dataset` output.
     thresholds
         Exported as gauges too, so alert rules can compare against the same numbers.
+    growth_rate
+        :func:`dataset_growth_rate` output (optional): per-dataset fill rates.
+    plan
+        The lifecycle planner's summary (optional, ``rarehub storage plan``): bytes of
+        stored results per dataset and processing level, and how many are rebuildable.
 
     Returns
     -------
@@ -204,11 +223,7 @@ def prometheus_metrics(
     out: list[str] = []
 
     def family(name: str, help_: str, samples: list[tuple[dict[str, Any], float]]) -> None:
-        out.append(f"# HELP {name} {help_}")
-        out.append(f"# TYPE {name} gauge")
-        for labels, value in samples:
-            text = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-            out.append(f"{name}{{{text}}} {_number(value)}" if text else f"{name} {_number(value)}")
+        out.extend(metric_family(name, help_, samples))
 
     per_volume = [
         ("total_bytes", "volume_total_bytes", "Size of the file system holding the volume."),
@@ -250,6 +265,37 @@ def prometheus_metrics(
             for r in usage.itertuples()
         ],
     )
+    if growth_rate is not None:
+        family(
+            "rarehub_storage_dataset_growth_bytes_per_day",
+            "Catalogued bytes added per day per dataset and volume, over the fill-rate window.",
+            [
+                ({"dataset": r.dataset, "volume": r.volume}, float(r.bytes_per_day))
+                for r in growth_rate.itertuples()
+            ],
+        )
+    if plan is not None:
+        for column, name, help_ in (
+            ("bytes", "results_bytes", "Bytes of stored results per dataset and level."),
+            (
+                "rebuildable_bytes",
+                "rebuildable_bytes",
+                "Bytes of stored results their lineage can rebuild, per dataset and level.",
+            ),
+            (
+                "rebuildable_old_bytes",
+                "rebuildable_old_bytes",
+                "Rebuildable bytes older than the planner's age limit (deletion candidates).",
+            ),
+        ):
+            family(
+                f"rarehub_storage_{name}",
+                help_,
+                [
+                    ({"dataset": r.dataset, "level": r.level}, float(getattr(r, column)))
+                    for r in plan.itertuples()
+                ],
+            )
     family(
         "rarehub_storage_threshold_used_ratio",
         "Used-space fraction at which an alert fires.",

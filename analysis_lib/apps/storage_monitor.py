@@ -79,7 +79,12 @@ def _status_table(status: pd.DataFrame) -> pd.DataFrame:
 
 
 def create_app(
-    catalog_path: str | Path, *, thresholds: Thresholds | None = None, refresh_s: float = 0
+    catalog_path: str | Path,
+    *,
+    thresholds: Thresholds | None = None,
+    refresh_s: float = 0,
+    results: str | Path | None = None,
+    older_than_days: float = 30.0,
 ) -> pn.Column:
     """Build the storage monitor for one session.
 
@@ -93,12 +98,19 @@ def create_app(
     refresh_s
         Re-read the catalog and file systems every ``refresh_s`` seconds (0: only on the
         *Refresh* button).
+    results
+        Root folder of stored processing results: the app then shows the lifecycle plan
+        (``rarehub storage plan``): how many bytes lineage can rebuild, per dataset and
+        level, and how many of those are older than ``older_than_days``.
+    older_than_days
+        Age (days since last modification) from which rebuildable results count as
+        deletion candidates.
 
     Returns
     -------
     panel.Column
         The app; ``app.parts`` maps roles (``dataset``, ``refresh``, ``alerts``, ``volumes``,
-        ``usage``, ``growth``) to its parts.
+        ``usage``, ``growth``, ``plan``) to its parts.
     """
     catalog = str(catalog_path)
     thresholds = thresholds or Thresholds()
@@ -108,6 +120,10 @@ def create_app(
     volumes = pn.pane.DataFrame(pd.DataFrame(), index=False, sizing_mode="stretch_width")
     usage_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=300)
     growth_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=300)
+    plan_text = pn.pane.Markdown("", css_classes=["rh-plan"], visible=results is not None)
+    plan_table = pn.pane.DataFrame(
+        pd.DataFrame(), index=False, sizing_mode="stretch_width", visible=results is not None
+    )
     state: dict[str, pd.DataFrame] = {}
 
     def draw_growth(*_):
@@ -129,6 +145,27 @@ def create_app(
         ]
         alerts.object = "\n".join(lines) if lines else "All volumes OK."
         draw_growth()
+        if results is not None:
+            from analysis_lib.lifecycle.plan import (
+                human_bytes,
+                plan_headline,
+                plan_storage,
+                summarize_plan,
+            )
+
+            summary = summarize_plan(
+                plan_storage(catalog_path, results, verify_checksums=False),
+                older_than_days=older_than_days,
+            )
+            plan_text.object = (
+                f"**{plan_headline(summary, older_than_days=older_than_days)}** — "
+                "`rarehub storage free --rebuildable "
+                f"--older-than {older_than_days:g}d` lists them."
+            )
+            shown = summary.copy()
+            for c in ("bytes", "rebuildable_bytes", "rebuildable_old_bytes"):
+                shown[c] = shown[c].map(human_bytes)
+            plan_table.object = shown
 
     dataset.param.watch(draw_growth, "value")
     refresh.on_click(reload)
@@ -141,6 +178,8 @@ def create_app(
         alerts,
         volumes,
         pn.Row(usage_pane, growth_pane, sizing_mode="stretch_width"),
+        plan_text,
+        plan_table,
         sizing_mode="stretch_width",
     )
     app.parts = {
@@ -150,6 +189,7 @@ def create_app(
         "volumes": volumes,
         "usage": usage_pane,
         "growth": growth_pane,
+        "plan": plan_text,
     }
     return app
 

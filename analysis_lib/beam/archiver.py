@@ -50,6 +50,7 @@ class ArchiverStats:
     flushes: int = 0
     unconvertible: int = 0
     flush_seconds: float = 0.0
+    last_flush_unix_s: float = 0.0
 
 
 @dataclass
@@ -60,6 +61,9 @@ class _PVState:
     connected: bool = False
     times: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
+    stored_ns: int | None = None  # newest sample on disk
+    stored_rows: int = 0  # rows written since start
+    stored_sum: float = 0.0  # sum of the values written since start
 
 
 class Archiver:
@@ -108,7 +112,8 @@ class Archiver:
         self._subs: list = []
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="archiver-flush")
         for name in self.pv_names:
-            st = _PVState(last_ns=archive.last_time_ns(name))
+            last = archive.last_time_ns(name)
+            st = _PVState(last_ns=last, stored_ns=last)
             if st.last_ns is not None:  # we were stopped or killed: a gap until new data
                 st.gap_start_ns, st.gap_reason = st.last_ns, "archiver not running"
             self._state[name] = st
@@ -196,14 +201,83 @@ class Archiver:
                 batches,
             )
         )
+        with self._lock:
+            for name, times, values in batches:
+                st = self._state[name]
+                st.stored_ns = max(times[-1], st.stored_ns or 0)
+                st.stored_rows += len(values)
+                st.stored_sum += float(np.sum(values))
         self.stats.written += written
         self.stats.gaps += len(gaps)
         self.stats.flushes += 1
+        self.stats.last_flush_unix_s = time.time()
         if self.compact_every and self.stats.flushes % self.compact_every == 0:
             for name in self.pv_names:
                 self.archive.compact(name)
         self.stats.flush_seconds += time.perf_counter() - t0
         return written
+
+    def metrics_text(self) -> str:
+        """The archiver's health in Prometheus text format (what ``--metrics-port`` serves).
+
+        Per PV: the newest stored sample's time, rows written and the sum of the values
+        written since start (``rate()`` of that sum is the PV's flow per second: protons on
+        target per second for a POT-per-pulse PV), and whether it is connected.
+        """
+        from ..io.prometheus_text import metric_family
+
+        with self._lock:
+            s = ArchiverStats(**vars(self.stats))
+            pvs = [
+                (name, st.stored_ns, st.stored_rows, st.stored_sum, st.connected)
+                for name, st in self._state.items()
+            ]
+        lines: list[str] = []
+        for name, help_, value in (
+            ("updates_received_total", "Monitor updates received.", s.received),
+            ("rows_written_total", "Samples written to the archive.", s.written),
+            (
+                "duplicates_total",
+                "Updates dropped as not newer than the last sample.",
+                s.duplicates,
+            ),
+            ("gaps_total", "Gaps recorded (disconnects, restarts).", s.gaps),
+            ("flushes_total", "Flushes of the buffers to disk.", s.flushes),
+            ("flush_seconds_total", "Seconds spent flushing.", s.flush_seconds),
+            ("unconvertible_total", "Updates whose value is not a number.", s.unconvertible),
+        ):
+            lines += metric_family(
+                f"rarehub_archiver_{name}", help_, [({}, value)], type_="counter"
+            )
+        lines += metric_family(
+            "rarehub_archiver_last_flush_timestamp_seconds",
+            "Unix time of the last flush (0: none yet).",
+            [({}, s.last_flush_unix_s)],
+        )
+        stored = [({"pv": n}, t / 1e9) for n, t, _, _, _ in pvs if t is not None]
+        lines += metric_family(
+            "rarehub_archiver_last_sample_timestamp_seconds",
+            "Unix time of the newest sample of the PV stored in the archive.",
+            stored,
+        )
+        lines += metric_family(
+            "rarehub_archiver_pv_rows_written_total",
+            "Samples of the PV written since start.",
+            [({"pv": n}, rows) for n, _, rows, _, _ in pvs],
+            type_="counter",
+        )
+        lines += metric_family(
+            "rarehub_archiver_pv_value_sum_total",
+            "Sum of the PV's values written since start (rate(): the PV's flow per second).",
+            [({"pv": n}, total) for n, _, _, total, _ in pvs],
+            type_="counter",
+        )
+        lines += metric_family(
+            "rarehub_archiver_pv_connected",
+            "1 if the PV's Channel Access circuit is connected.",
+            [({"pv": n}, float(c)) for n, _, _, _, c in pvs],
+        )
+        return "\n".join(lines) + "\n"
 
     def run(self, duration_s: float | None = None) -> ArchiverStats:
         """Start, flush every ``flush_interval_s`` until :meth:`stop` or ``duration_s``."""

@@ -3,6 +3,7 @@
 Examples
 --------
     rarehub archiver run --root ./beam-archive --pv BEAM:POWER_MW --pv BEAM:POT_PER_PULSE
+    rarehub archiver run --root ./beam-archive --pv-file pvs.txt --metrics-port 9310
     rarehub archiver query --root ./beam-archive --pv BEAM:POWER_MW --start 2026-11-25T20:00
     rarehub archiver gaps --root ./beam-archive --pv BEAM:POWER_MW
     rarehub archiver sim-ioc --extra-pvs 98          # a 60 Hz beam on 127.0.0.1
@@ -56,13 +57,59 @@ def run_archiver(args: argparse.Namespace) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    server = None
+    if args.metrics_port is not None:
+        server = serve_metrics(archiver, args.metrics_address, args.metrics_port)
+        host, port = server.server_address[:2]
+        print(f"metrics on http://{host}:{port}/metrics", flush=True)
     print(f"archiving {len(archiver.pv_names)} PVs to {args.root}", flush=True)
-    stats = archiver.run(duration_s=args.duration_s)
+    try:
+        stats = archiver.run(duration_s=args.duration_s)
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     print(
         f"received {stats.received} updates, wrote {stats.written} rows, "
         f"dropped {stats.duplicates} duplicates, recorded {stats.gaps} gaps",
         flush=True,
     )
+
+
+def serve_metrics(archiver, address: str, port: int):
+    """Serve ``GET /metrics`` (:meth:`Archiver.metrics_text`) from a daemon thread.
+
+    Returns the running :class:`http.server.ThreadingHTTPServer` (``shutdown()`` stops it).
+    """
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from ..io.prometheus_text import CONTENT_TYPE
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path.split("?")[0] != "/metrics":
+                self.send_error(404, "only /metrics is served here")
+                return
+            body = archiver.metrics_text().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # one line per scrape would drown the archiver's log
+            pass
+
+    try:
+        server = ThreadingHTTPServer((address, port), Handler)
+    except OSError as e:
+        raise SystemExit(
+            f"rarehub archiver: cannot serve metrics on {address}:{port}: {e}"
+        ) from None
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
 
 
 def run_query(args: argparse.Namespace) -> None:
@@ -126,6 +173,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--flush-interval-s", type=float, default=1.0, help="seconds between flushes (1.0)"
     )
     run.add_argument("--duration-s", type=float, help="stop after this many seconds")
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics on this port at /metrics (0: any free port)",
+    )
+    run.add_argument(
+        "--metrics-address", default="127.0.0.1", help="address for --metrics-port (127.0.0.1)"
+    )
     run.set_defaults(func=run_archiver)
 
     for name, func, what in (

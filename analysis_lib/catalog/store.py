@@ -88,6 +88,18 @@ CREATE TABLE IF NOT EXISTS growth (
     files_added INTEGER NOT NULL,
     PRIMARY KEY (day, dataset_id, volume)
 );
+CREATE TABLE IF NOT EXISTS deletions (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,
+    dataset TEXT,
+    result_key TEXT,            -- e.g. the lineage key of a processed result
+    size_bytes INTEGER NOT NULL,
+    sha256 TEXT,
+    reason TEXT NOT NULL,
+    deleted_utc TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS deletions_by_time ON deletions (deleted_utc);
 CREATE INDEX IF NOT EXISTS runs_by_detector ON runs (detector, run_type, start_utc);
 CREATE INDEX IF NOT EXISTS files_by_run ON files (run_id);
 """
@@ -532,6 +544,45 @@ class Catalog:
             )
             return cur.lastrowid
 
+    def record_deletion(
+        self,
+        path: str | os.PathLike,
+        *,
+        size_bytes: int,
+        reason: str,
+        dataset: str | None = None,
+        result_key: str | None = None,
+        sha256: str | None = None,
+        metadata: Mapping | None = None,
+        deleted: Any = None,
+    ) -> int:
+        """Record that a stored result was deleted (by the storage planner, or by hand).
+
+        ``reason`` says why (e.g. ``"rebuildable, older than 30 d"``); ``result_key`` names
+        the result (its lineage key) so that it can be rebuilt; ``deleted`` is the time
+        (default: now). Returns the record's id. The file itself is not touched.
+        """
+        if not reason or not isinstance(reason, str):
+            raise CatalogError(f"record_deletion({path}): reason must be a non-empty string")
+        if isinstance(size_bytes, bool) or not isinstance(size_bytes, int) or size_bytes < 0:
+            raise CatalogError(f"record_deletion({path}): size_bytes {size_bytes!r} is not >= 0")
+        with self.transaction():
+            cur = self._conn.execute(
+                "INSERT INTO deletions (path, dataset, result_key, size_bytes, sha256, reason,"
+                " deleted_utc, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    str(path),
+                    dataset,
+                    result_key,
+                    size_bytes,
+                    sha256,
+                    reason,
+                    utc_text(deleted) if deleted is not None else _now(),
+                    _json(metadata, f"metadata of the deletion of {path}"),
+                ),
+            )
+            return cur.lastrowid
+
     def scan(
         self,
         directory: str | os.PathLike,
@@ -736,6 +787,29 @@ class Catalog:
         if cumulative:
             df["cumulative_bytes"] = df.groupby(["dataset", "volume"])["bytes_added"].cumsum()
         return df
+
+    def deletions(self, *, dataset: str | None = None, since: Any = None) -> pd.DataFrame:
+        """Recorded deletions of results (:meth:`record_deletion`), oldest first."""
+        where, params = [], []
+        if dataset is not None:
+            where.append("dataset = ?")
+            params.append(dataset)
+        if since is not None:
+            where.append("deleted_utc >= ?")
+            params.append(utc_text(since))
+        columns = [
+            *("id", "path", "dataset", "result_key", "size_bytes", "sha256", "reason"),
+            *("deleted_utc", "metadata"),
+        ]
+        sql = f"SELECT {', '.join(columns)} FROM deletions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        try:
+            df = self._frame(sql + " ORDER BY deleted_utc, id", params)
+        except sqlite3.OperationalError:  # a read-only catalog made before the table existed
+            return pd.DataFrame(columns=columns)
+        df["metadata"] = df["metadata"].map(json.loads)
+        return self._times(df, ["deleted_utc"])
 
     def verify(self, *, dataset: str | None = None, record: bool = True) -> pd.DataFrame:
         """Re-measure size and SHA-256 of every (or one dataset's) file.

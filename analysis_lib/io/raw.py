@@ -220,18 +220,105 @@ class RawFile:
             self._h5 = h5py.File(self.path, "r")
         except OSError as e:
             raise RawFormatError(f"{self.path}: not a readable HDF5 file: {e}") from None
-        fmt = self._h5.attrs.get("format")
-        if fmt != FORMAT:
+        try:
+            self._open()
+        except BaseException:
             self._h5.close()
+            raise
+
+    def _bad(self, what: str) -> RawFormatError:
+        return RawFormatError(
+            f"{self.path}: {what}; the file is damaged or was not written by RawWriter:"
+            " write it again from its source"
+        )
+
+    def _open(self) -> None:
+        """Check everything the readers rely on, so that a damaged file fails here, named."""
+        try:
+            attrs = {k: self._h5.attrs[k] for k in self._h5.attrs}
+        except (OSError, KeyError, TypeError, ValueError) as e:
+            raise self._bad(f"its attributes cannot be read ({e})") from None
+        fmt = attrs.get("format")
+        if fmt != FORMAT:
             raise RawFormatError(
                 f"{self.path}: not a RareHub raw file (attribute format={fmt!r},"
                 f" expected {FORMAT!r})"
             )
-        self.sample_rate_Hz = float(self._h5.attrs["sample_rate_Hz"])
-        self.channels = [
-            c.decode() if isinstance(c, bytes) else str(c) for c in self._h5.attrs["channels"]
-        ]
-        self.attrs = {k: v for k, v in self._h5.attrs.items()}
+        version = attrs.get("version")
+        if not isinstance(version, int | np.integer) or not 1 <= version <= VERSION:
+            raise RawFormatError(
+                f"{self.path}: attribute version={version}: this RareHub reads raw files of"
+                f" version 1…{VERSION}; a newer version needs a newer RareHub"
+            )
+        rate = attrs.get("sample_rate_Hz")
+        try:
+            self.sample_rate_Hz = float(rate)
+        except (TypeError, ValueError):
+            self.sample_rate_Hz = float("nan")
+        if not (np.isfinite(self.sample_rate_Hz) and self.sample_rate_Hz > 0):
+            raise self._bad(f"attribute sample_rate_Hz={rate} is not a rate > 0 Hz")
+        channels = attrs.get("channels")
+        if channels is None or np.ndim(channels) != 1 or len(channels) == 0:
+            raise self._bad(f"attribute channels={channels!r} is not a list of channel names")
+        try:
+            self.channels = [c.decode() if isinstance(c, bytes) else str(c) for c in channels]
+        except UnicodeDecodeError as e:
+            raise self._bad(f"attribute channels holds a name that is not UTF-8 ({e})") from None
+        self.attrs = attrs
+        n_ch = len(self.channels)
+        try:
+            if "traces" in self._h5:
+                tr = self._h5["traces"]
+                if not isinstance(tr, h5py.Dataset) or tr.ndim != 3 or tr.dtype.kind not in "iu":
+                    raise self._bad(
+                        "dataset traces must be integers of shape (n_events, n_channels,"
+                        f" n_samples), is {getattr(tr, 'dtype', 'a group')}"
+                        f" {getattr(tr, 'shape', '')}"
+                    )
+                if tr.shape[1] != n_ch:
+                    raise self._bad(
+                        f"dataset traces has {tr.shape[1]} channels, attribute channels names"
+                        f" {n_ch}"
+                    )
+                ev = self._h5.get("events")
+                names = getattr(getattr(ev, "dtype", None), "names", None) or ()
+                if not isinstance(ev, h5py.Dataset) or not {"event", "time_ns"} <= set(names):
+                    raise self._bad("dataset events (event, time_ns, …) is missing or malformed")
+                if ev.shape != (tr.shape[0],):
+                    raise self._bad(
+                        f"dataset events has {ev.shape} rows for {tr.shape[0]} events in traces"
+                    )
+            if "stream" in self._h5:
+                st = self._h5["stream"]
+                if not isinstance(st, h5py.Dataset) or st.ndim != 2 or st.dtype.kind not in "iu":
+                    raise self._bad("dataset stream must be integers of shape (n_channels, n)")
+                if st.shape[0] != n_ch:
+                    raise self._bad(
+                        f"dataset stream has {st.shape[0]} channels, attribute channels names"
+                        f" {n_ch}"
+                    )
+        except (OSError, KeyError, TypeError, ValueError) as e:
+            raise self._bad(f"its datasets cannot be opened ({e})") from None
+
+    def _read(self, ds: h5py.Dataset, sel: Any, what: str) -> np.ndarray:
+        """``ds[sel]``; a read failure names the file, the dataset, what was read and the
+        byte offset of the first chunk involved."""
+        try:
+            return ds[sel]
+        except (OSError, ValueError, TypeError, RuntimeError) as e:
+            where = ""
+            try:
+                if ds.chunks:
+                    first = []
+                    padded = np.index_exp[sel] + (slice(None),) * ds.ndim
+                    for s, c in zip(padded[: ds.ndim], ds.chunks, strict=True):
+                        start = (s.start or 0) if isinstance(s, slice) else int(s)
+                        first.append((start // c) * c)
+                    info = ds.id.get_chunk_info_by_coord(tuple(first))
+                    where = f" (chunk at byte offset {info.byte_offset}, {info.size} bytes)"
+            except Exception:  # only a hint for the message
+                where = ""
+            raise self._bad(f"{ds.name} {what}{where} cannot be read: {e}") from None
 
     def close(self) -> None:
         self._h5.close()
@@ -268,39 +355,40 @@ class RawFile:
         n = self.n_events
         if not -n <= i < n:
             raise RawFormatError(f"{self.path}: event {i} out of range (file holds {n} events)")
-        return self._need("traces")[i, :, start:stop]
+        return self._read(self._need("traces"), np.s_[i, :, start:stop], f"event {i}")
 
     def events(self, indices: Sequence[int] | slice | None = None) -> np.ndarray:
         """Traces of several events (sorted index list or slice), shape (k, n_ch, n_samples)."""
         tr = self._need("traces")
         if indices is None:
-            return tr[:]
+            return self._read(tr, np.s_[:], "all events")
         if isinstance(indices, slice):
-            return tr[indices]
+            return self._read(tr, indices, f"events {indices}")
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= len(tr)):
             raise RawFormatError(f"{self.path}: event index out of range 0…{len(tr) - 1}")
         order = np.argsort(idx)
         out = np.empty((len(idx), *tr.shape[1:]), tr.dtype)
         for j in order:
-            out[j] = tr[idx[j]]
+            out[j] = self._read(tr, int(idx[j]), f"event {idx[j]}")
         return out
 
     def event_table(self):
         """Per-event table (event number, time_ns, extra fields) as a DataFrame."""
         import pandas as pd
 
-        return pd.DataFrame(self._need("events")[:])
+        return pd.DataFrame(self._read(self._need("events"), np.s_[:], "the event table"))
 
     def iter_events(self, batch: int = 256) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first_event, traces)`` batches of up to ``batch`` events."""
         tr = self._need("traces")
         for s in range(0, len(tr), batch):
-            yield s, tr[s : s + batch]
+            yield s, self._read(tr, np.s_[s : s + batch], f"events {s}…{s + batch - 1}")
 
     def stream(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Continuous samples [start, stop) of all channels, shape (n_channels, n)."""
-        return self._need("stream")[:, start:stop]
+        ds = self._need("stream")
+        return self._read(ds, np.s_[:, start:stop], f"samples {start}…{stop}")
 
     def stream_blocks(
         self, block_samples: int, *, overlap: int = 0, start: int = 0, stop: int | None = None
@@ -318,7 +406,7 @@ class RawFile:
         s = start
         while s < stop:
             e = min(stop, s + block_samples)
-            yield s, ds[:, s:e]
+            yield s, self._read(ds, np.s_[:, s:e], f"samples {s}…{e - 1}")
             if e == stop:
                 break
             s += step

@@ -40,6 +40,7 @@ __all__ = [
     "PROMPT_NUMU_MEV",
     "cevns_dsigma_dT",
     "cevns_events",
+    "cevns_photoelectron_spectrum",
     "cevns_recoil_spectrum",
     "cevns_total_cross_section",
     "flux_averaged_cross_section",
@@ -247,3 +248,49 @@ def cevns_events(
             spec = spec * efficiency(t)
         total += k * np.trapezoid(spec, t)
     return float(total * n_units * fluence)
+
+
+def cevns_photoelectron_spectrum(
+    targets: dict[str, float],
+    detector_kg: float,
+    pot: float,
+    distance_m: float,
+    *,
+    quenching: float,
+    light_yield_pe_per_keVee: float,
+    n_max: int,
+    acceptance=None,
+    nu_per_flavour_per_pot: float = 0.08,
+    flavours: tuple[str, ...] = FLAVOURS,
+    form_factor: bool = True,
+    max_keV: float = 120.0,
+    n_points: int = 1201,
+) -> np.ndarray:
+    """Expected CEvNS events with n = 0 … n_max − 1 photoelectrons in a scintillator.
+
+    A recoil of T keVnr gives on average T · ``quenching`` keVee, hence
+    μ = T · quenching · light_yield photoelectrons; the number recorded is Poisson(μ)
+    (:func:`~analysis_lib.physics.response.photoelectron_pmf`), then weighted by
+    ``acceptance(n)`` (e.g. :func:`~analysis_lib.physics.response.coherent_csi_2017_acceptance`).
+    Other arguments as :func:`cevns_events`; recoils up to ``max_keV`` on ``n_points``.
+    """
+    from .response import photoelectron_pmf
+
+    if not (quenching > 0 and light_yield_pe_per_keVee > 0):
+        raise ValueError(
+            f"quenching={quenching}, light_yield_pe_per_keVee={light_yield_pe_per_keVee}: "
+            "both must be > 0"
+        )
+    n = np.arange(n_max)
+    weight = np.ones(n_max) if acceptance is None else np.asarray(acceptance(n), dtype=float)
+    pe_per_keVnr = quenching * light_yield_pe_per_keVee
+    unit_mass_GeV = sum(nucleus(k).mass_GeV * m for k, m in targets.items())
+    n_units = detector_kg * 5.60958860e26 / unit_mass_GeV
+    fluence = sns_fluence_per_cm2(pot, distance_m, nu_per_flavour_per_pot)
+    t = np.linspace(0.0, max_keV, n_points)
+    pmf = photoelectron_pmf(t * pe_per_keVnr, n_max) * weight  # (recoil, n)
+    out = np.zeros(n_max)
+    for name, k in targets.items():
+        spec = cevns_recoil_spectrum(t, name, form_factor=form_factor, flavours=flavours)
+        out += k * np.trapezoid(spec[:, None] * pmf, t, axis=0)
+    return out * n_units * fluence

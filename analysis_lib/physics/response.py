@@ -12,6 +12,10 @@ A recoil spectrum in nuclear-recoil energy (keVnr) becomes what a detector recor
    as COHERENT's CsI analysis used (Science 357 (2017) 1123, data release
    arXiv:1804.09459).
 
+:func:`coherent_csi_2017_acceptance` is that release's signal acceptance in photoelectrons,
+and :func:`photoelectron_pmf` the Poisson statistics of the photoelectrons a scintillator
+records for a given mean.
+
 :class:`DetectorResponse` chains the three and maps dR/dE_nr on a grid to dR/dE_obs.
 """
 
@@ -26,11 +30,14 @@ from scipy.special import erf
 from .nuclei import Nucleus, nucleus
 
 __all__ = [
+    "COHERENT_CSI_2017_ACCEPTANCE",
     "DetectorResponse",
+    "coherent_csi_2017_acceptance",
     "erf_efficiency",
     "gaussian_resolution",
     "lindhard_quenching",
     "logistic_efficiency",
+    "photoelectron_pmf",
     "smear",
 ]
 
@@ -85,6 +92,34 @@ def logistic_efficiency(a: float, k: float, x0: float, cut_below: float | None =
         return out
 
     return eff
+
+
+#: Parameters of COHERENT's CsI[Na] 2017 signal acceptance (data release, arXiv:1804.09459).
+COHERENT_CSI_2017_ACCEPTANCE = {"a": 0.6655, "k": 0.4942, "x0": 10.8507}
+
+
+def coherent_csi_2017_acceptance(pe: np.ndarray) -> np.ndarray:
+    """COHERENT's CsI[Na] 2017 signal acceptance at ``pe`` photoelectrons.
+
+    ε(x) = a / (1 + exp(−k (x − x₀))) with a = 0.6655, k = 0.4942, x₀ = 10.8507; ε = 0
+    below 5 PE and ½ ε(x) for 5 ≤ x < 6 PE (release note, arXiv:1804.09459,
+    doi:10.5281/zenodo.1228631).
+    """
+    x = np.asarray(pe, dtype=float)
+    p = COHERENT_CSI_2017_ACCEPTANCE
+    eps = p["a"] / (1 + np.exp(-p["k"] * (x - p["x0"])))
+    return np.where(x < 5, 0.0, np.where(x < 6, 0.5 * eps, eps))
+
+
+def photoelectron_pmf(mean_pe: np.ndarray, n_max: int) -> np.ndarray:
+    """P(n photoelectrons | mean) for n = 0 … n_max − 1, Poisson statistics (shape
+    mean.shape + (n_max,)); the probability of n ≥ n_max is left out."""
+    from scipy.stats import poisson
+
+    mu = np.asarray(mean_pe, dtype=float)
+    if np.any(mu < 0):
+        raise ValueError("mean_pe: a mean number of photoelectrons is ≥ 0")
+    return poisson.pmf(np.arange(n_max), mu[..., None])
 
 
 def smear(

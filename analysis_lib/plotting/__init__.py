@@ -24,6 +24,7 @@ from .offline import notebook_extension
 from .psd import noise_psd
 from .rate import rate_vs_time
 from .spectrum import energy_spectrum
+from .template_fit import template_fit_projection
 from .traces import trace_viewer
 
 __all__ = [
@@ -40,5 +41,6 @@ __all__ = [
     "noise_psd",
     "notebook_extension",
     "rate_vs_time",
+    "template_fit_projection",
     "trace_viewer",
 ]

@@ -7,7 +7,9 @@ Layout::
       release.json              metadata: name, version, image, re-run command, tolerances,
                                 results with their lineage keys, data referenced by checksum
       CITATION.cff              citation metadata (Citation File Format 1.2.0)
-      deposit.json              deposit metadata for a data repository (Zenodo's schema)
+      .zenodo.json              deposit metadata for Zenodo (and other data repositories)
+      ro-crate-metadata.json    an RO-Crate: the data, results, notebooks, code version and
+                                image digest as linked data (see :mod:`.metadata`)
       environment/uv.lock       the lock file the results were made with
       data/…                    data shipped with the release
       results/<name>.parquet    results, each with results/<name>.lineage.json beside it
@@ -17,7 +19,8 @@ Layout::
       MANIFEST.json.sha256      sha256 of MANIFEST.json
 
 The bundle is built in a temporary sibling folder and renamed into place: a crash never
-leaves a half-written bundle under the final name.
+leaves a half-written bundle under the final name. The three metadata files are checked
+(:mod:`.metadata`) before that rename: an invalid one stops the freeze, naming the field.
 """
 
 from __future__ import annotations
@@ -29,6 +32,17 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from .metadata import (
+    CITATION_CFF,
+    ZENODO_JSON,
+    check_citation_cff,
+    check_ro_crate,
+    check_zenodo_json,
+    citation_cff,
+    write_ro_crate,
+    zenodo_json,
+)
 
 __all__ = ["MANIFEST", "MANIFEST_DIGEST", "ReleaseSpec", "freeze", "sha256_file"]
 
@@ -80,6 +94,14 @@ class ReleaseSpec:
         results not listed must match bit for bit.
     license : str
         SPDX identifier of the data licence.
+    doi : str, optional
+        The release's DOI once reserved (``10.5281/zenodo.…``), for the citation metadata.
+    keywords : list of str
+        Keywords for the citation and deposit metadata.
+    code_version : str, optional
+        The analysis code's version (e.g. a git commit or tag), recorded in
+        ``CITATION.cff`` (``commit``) and the RO-Crate; the rarehub package version is
+        recorded as well.
     """
 
     name: str
@@ -98,6 +120,9 @@ class ReleaseSpec:
     rerun: list[str] | None = None
     tolerances: dict[str, dict[str, float]] = field(default_factory=dict)
     license: str = "CC-BY-4.0"
+    doi: str | None = None
+    keywords: list[str] = field(default_factory=list)
+    code_version: str | None = None
 
 
 def _copy_unique(files: list[Path], dest: Path, what: str) -> list[str]:
@@ -111,56 +136,6 @@ def _copy_unique(files: list[Path], dest: Path, what: str) -> list[str]:
         shutil.copy2(f, dest / f.name)
         names.append(f.name)
     return names
-
-
-def _citation_cff(spec: ReleaseSpec, date: str) -> str:
-    lines = [
-        "cff-version: 1.2.0",
-        "message: If you use this data release, please cite it as below.",
-        "type: dataset",
-        f"title: {json.dumps(spec.title)}",
-        f"version: {json.dumps(spec.version)}",
-        f"date-released: {date}",
-        f"license: {spec.license}",
-        "authors:",
-    ]
-    for a in spec.authors:
-        family, _, given = a["name"].partition(",")
-        lines.append(f"  - family-names: {json.dumps(family.strip())}")
-        if given.strip():
-            lines.append(f"    given-names: {json.dumps(given.strip())}")
-        if a.get("affiliation"):
-            lines.append(f"    affiliation: {json.dumps(a['affiliation'])}")
-        if a.get("orcid"):
-            lines.append(f"    orcid: {json.dumps('https://orcid.org/' + a['orcid'])}")
-    if spec.description:
-        lines.append(f"abstract: {json.dumps(spec.description)}")
-    return "\n".join(lines) + "\n"
-
-
-def _deposit_json(spec: ReleaseSpec, date: str) -> dict:
-    # Zenodo deposition metadata (developers.zenodo.org, "Deposit metadata")
-    creators = []
-    for a in spec.authors:
-        c = {"name": a["name"]}
-        if a.get("affiliation"):
-            c["affiliation"] = a["affiliation"]
-        if a.get("orcid"):
-            c["orcid"] = a["orcid"]
-        creators.append(c)
-    return {
-        "metadata": {
-            "upload_type": "dataset",
-            "title": spec.title,
-            "version": spec.version,
-            "publication_date": date,
-            "creators": creators,
-            "description": spec.description or spec.title,
-            "license": spec.license.lower(),
-            "access_right": "open",
-            "keywords": ["rare-event search", "data release", "RareHub"],
-        }
-    }
 
 
 def _readme(spec: ReleaseSpec, release: dict) -> str:
@@ -184,8 +159,10 @@ checks the sha256 of every file in `MANIFEST.json`, re-runs the pipeline command
 `release.json` and the notebooks, and compares the numbers with those shipped here
 (bit for bit unless `release.json` declares a tolerance), naming any difference.
 
-## Cite
-See `CITATION.cff`; `deposit.json` holds the metadata for a data repository deposit.
+## Cite and deposit
+See `CITATION.cff`; `.zenodo.json` holds the metadata for a Zenodo (or other data
+repository) deposit, and `ro-crate-metadata.json` describes every file, the code version and
+the image as an RO-Crate.
 """
 
 
@@ -248,9 +225,23 @@ def freeze(spec: ReleaseSpec, out: Path) -> Path:
             "tolerances": spec.tolerances,
         }
         (tmp / "release.json").write_text(json.dumps(release, indent=1, sort_keys=True) + "\n")
-        (tmp / "CITATION.cff").write_text(_citation_cff(spec, date))
-        (tmp / "deposit.json").write_text(json.dumps(_deposit_json(spec, date), indent=1) + "\n")
+        (tmp / CITATION_CFF).write_text(citation_cff(spec, date))
+        zenodo = zenodo_json(spec, date)
+        (tmp / ZENODO_JSON).write_text(json.dumps(zenodo, indent=1) + "\n")
         (tmp / "README.md").write_text(_readme(spec, release))
+        described = {
+            str(p.relative_to(tmp)): sha256_file(p)
+            for p in sorted(tmp.rglob("*"))
+            if p.is_file() and p.relative_to(tmp).parts[0] != p.name
+        }
+        write_ro_crate(tmp, spec, release, date, described)
+        problems = (
+            check_citation_cff((tmp / CITATION_CFF).read_text())
+            + check_zenodo_json(zenodo)
+            + check_ro_crate(tmp)
+        )
+        if problems:
+            raise ValueError("release metadata are not valid:\n  " + "\n  ".join(problems))
         files = sorted(
             p for p in tmp.rglob("*") if p.is_file() and p.name not in (MANIFEST, MANIFEST_DIGEST)
         )

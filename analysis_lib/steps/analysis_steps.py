@@ -28,6 +28,49 @@ def _artifact_sha256(step: str, option: str, path: str) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
+#: Parsed artifacts a step keeps, by content sha256 (older ones are dropped).
+_KEEP_ARTIFACTS = 4
+
+
+class _PinnedArtifact:
+    """The artifact a path option names, pinned to the content its lineage holds.
+
+    :meth:`pin` reads the file, hashes it and returns (sha256, parsed artifact) parsed from
+    that very content (the file is hashed again after parsing; a file that changes while
+    it is read is read again). The Pipeline calls a step's ``own_lineage`` once per
+    ``make``, which pins; ``compute`` then uses what was pinned, so the result stored under
+    a key is always made from the artifact whose sha256 is in that key. A changed file
+    gives a new sha256 at the next ``make``, and is parsed anew; an unchanged one is not.
+    """
+
+    def __init__(self, step: str, option: str, loader) -> None:
+        self.step, self.option, self.loader = step, option, loader
+        self.parsed: dict[str, object] = {}
+        self.current: tuple[str, object] | None = None
+
+    def pin(self, path: str) -> tuple[str, object]:
+        for _ in range(3):
+            sha = _artifact_sha256(self.step, self.option, path)
+            if sha in self.parsed:
+                self.current = (sha, self.parsed[sha])
+                return self.current
+            artifact = self.loader(path)
+            if _artifact_sha256(self.step, self.option, path) == sha:
+                while len(self.parsed) >= _KEEP_ARTIFACTS:
+                    self.parsed.pop(next(iter(self.parsed)))
+                self.parsed[sha] = artifact
+                self.current = (sha, artifact)
+                return self.current
+        raise PipelineError(
+            f"step {self.step!r}: option {self.option!r} = {path!r} changed each time it was"
+            " read (3 times): write artifacts atomically (save() does)"
+        )
+
+    def pinned(self, path: str):
+        """The artifact pinned by the last lineage (pinned now if there was none)."""
+        return (self.current or self.pin(path))[1]
+
+
 class Energies(Step):
     """Calibrated energy (keV) and its uncertainty for every event, from OF amplitudes."""
 
@@ -36,20 +79,19 @@ class Energies(Step):
     __version__ = "0.1.0"
     calibration = Option("", help="path of the calibration JSON (analysis_lib.calib)", track=False)
 
-    def own_lineage(self) -> dict:
-        lin = super().own_lineage()
-        lin["calibration_sha256"] = _artifact_sha256(self.provides, "calibration", self.calibration)
-        return lin
-
-    def _cal(self):
+    def __init__(self, **config) -> None:
         from ..calib import load_calibration
 
-        if getattr(self, "_loaded", None) is None:
-            self._loaded = load_calibration(self.calibration)
-        return self._loaded
+        super().__init__(**config)
+        self._artifact = _PinnedArtifact(self.provides, "calibration", load_calibration)
+
+    def own_lineage(self) -> dict:
+        lin = super().own_lineage()
+        lin["calibration_sha256"] = self._artifact.pin(self.calibration)[0]
+        return lin
 
     def compute(self, of_amplitudes) -> dict[str, np.ndarray]:
-        cal = self._cal()
+        cal = self._artifact.pinned(self.calibration)
         if cal.amplitude_column not in of_amplitudes:
             raise PipelineError(
                 f"calibration {cal.name}@{cal.version} needs column "
@@ -72,20 +114,23 @@ class Selection(Step):
     __version__ = "0.1.0"
     cutflow = Option("", help="path of the cut-flow JSON (analysis_lib.cuts)", track=False)
 
+    def __init__(self, **config) -> None:
+        from ..cuts import load_cutflow
+
+        super().__init__(**config)
+        self._artifact = _PinnedArtifact(self.provides, "cutflow", load_cutflow)
+
     def own_lineage(self) -> dict:
         lin = super().own_lineage()
-        lin["cutflow_sha256"] = _artifact_sha256(self.provides, "cutflow", self.cutflow)
+        lin["cutflow_sha256"] = self._artifact.pin(self.cutflow)[0]
         return lin
 
     def compute(self, energies, of_amplitudes, features) -> dict[str, np.ndarray]:
-        from ..cuts import load_cutflow
-
-        if getattr(self, "_flow", None) is None:
-            self._flow = load_cutflow(self.cutflow)
+        flow = self._artifact.pinned(self.cutflow)
         events = pd.DataFrame({**features, **of_amplitudes, **energies})
         out = {"event": np.asarray(energies["event"])}
         passed = np.ones(len(events), dtype=bool)
-        for cut in self._flow.cuts:
+        for cut in flow.cuts:
             m = cut.mask(events)
             out[f"cut_{cut.name}"] = m
             passed &= m

@@ -12,6 +12,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -53,6 +54,13 @@ def register(subparsers) -> None:
         type=int,
         default=0,
         help="process runs in parallel on a local Dask cluster of N threads",
+    )
+    p.add_argument(
+        "--image-digest",
+        metavar="sha256:…",
+        help="digest of the container image this runs in, recorded in each result's lineage "
+        "(default: $RAREHUB_IMAGE_DIGEST); results without one are never freed by "
+        "'rarehub storage free', as nothing says where to rebuild them",
     )
     p.add_argument("--list-steps", action="store_true", help="list steps and options, exit")
     p.set_defaults(func=main)
@@ -98,9 +106,11 @@ def main(args: argparse.Namespace) -> None:
     missing = [f"--{k}" for k in ("catalog", "dataset", "storage") if not getattr(args, k)]
     if missing:
         sys.exit(f"rarehub process: {', '.join(missing)} required")
+    digest = args.image_digest or os.environ.get("RAREHUB_IMAGE_DIGEST", "")
+    environment = {"image_digest": digest} if digest else {}
     try:
         config = _parse_options(args.option, DEFAULT_STEPS)
-        pipe = Pipeline(DEFAULT_STEPS, config, storage=args.storage)
+        pipe = Pipeline(DEFAULT_STEPS, config, storage=args.storage, environment=environment)
         for t in args.targets or ():
             pipe._step(t)
         with Catalog.open(args.catalog, create=False) as cat:
@@ -124,7 +134,13 @@ def main(args: argparse.Namespace) -> None:
         for targets in sorted({targets_of(r) for r in runs}):
             group = [r for r in runs if targets_of(r) == targets]
             done = make_on_dask(
-                DEFAULT_STEPS, config, args.storage, group, targets, n_workers=args.dask
+                DEFAULT_STEPS,
+                config,
+                args.storage,
+                group,
+                targets,
+                n_workers=args.dask,
+                environment=environment,
             )
             results.update({r.run_id: res for r, res in zip(group, done, strict=True)})
         for run in runs:

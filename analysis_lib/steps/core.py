@@ -23,7 +23,13 @@ name, class, version and tracked options, and the lineage of each input; a sourc
 lineage holds the run's id and the sha256 checksums of its input files (from the catalog
 when available). The sha256 of the lineage's canonical JSON is the storage key: outputs
 go to ``<root>/<run>/<provides>-<hash16>.parquet`` with ``….lineage.json`` beside them.
-Same lineage → the stored result is reused; any changed option → a new key.
+Same lineage → the stored result is reused; any changed option → a new key. A ``make``
+computes each step's lineage once: its keys, the stored ``….lineage.json`` and the
+artifacts steps apply (calibrations, cut flows, read by content) all come from that one
+reading. Stored per-chunk results are read back row group by row group only after
+checking that they are what their key says (the key in their Parquet metadata) and that
+each row group matches the source chunk asking for it (rows, event numbers); run ids name
+folders of the storage and are checked where a :class:`RunInput` is made.
 
 Kinds of steps
 --------------
@@ -42,6 +48,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +70,7 @@ __all__ = [
 
 LINEAGE_SCHEMA = "rarehub.lineage/1"
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 
 
 class PipelineError(ValueError):
@@ -219,8 +227,19 @@ class RunInput:
     companions: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not re.match(r"^[A-Za-z0-9_.\-]+$", self.run_id):
-            raise PipelineError(f"run_id {self.run_id!r}: use letters, digits, _ . -")
+        # the run id names the run's folder under the storage root: never ".", ".." or a
+        # hidden name, never a separator
+        if not isinstance(self.run_id, str) or not _RUN_ID.match(self.run_id):
+            raise PipelineError(
+                f"run_id {self.run_id!r}: use 1 to 200 letters, digits, '_', '.' or '-',"
+                " starting with a letter or digit (it names a folder of the storage)"
+            )
+        for what, names in (("files", self.files), ("checksums", self.checksums)):
+            if isinstance(names, str) or not all(isinstance(f, str) and f for f in names):
+                raise PipelineError(
+                    f"run {self.run_id}: {what} must be a sequence of non-empty strings,"
+                    f" got {names!r}"
+                )
         if len(self.files) != len(self.checksums):
             raise PipelineError(
                 f"run {self.run_id}: {len(self.files)} files but {len(self.checksums)} checksums"
@@ -246,6 +265,10 @@ class Pipeline:
         ``{provides: {option: value}}``.
     storage
         Root folder of stored results.
+    environment
+        What made the results, recorded in each lineage JSON beside them (not hashed into
+        the key), e.g. ``{"image_digest": "sha256:…"}``: the container image a rebuild must
+        use to give the same bytes (``rarehub storage plan`` requires it).
 
     Raises
     ------
@@ -260,8 +283,10 @@ class Pipeline:
         config: Mapping[str, Mapping[str, Any]] | None = None,
         *,
         storage: str | os.PathLike,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         config = dict(config or {})
+        self.environment = dict(environment or {})
         classes = [s if isinstance(s, type) else type(s) for s in steps]
         by_name: dict[str, Step] = {}
         for s, cls in zip(steps, classes, strict=True):
@@ -289,7 +314,12 @@ class Pipeline:
                 )
         self.steps = by_name
         self.order = self._toposort()
+        if not isinstance(storage, str | os.PathLike) or not str(storage):
+            raise PipelineError(f"storage must be a folder path, got {storage!r}")
         self.storage = Path(storage)
+        # lineages of one make() call, so that its keys, its stored lineage files and the
+        # artifacts steps use all come from one reading of the inputs
+        self._memo: dict | None = None
 
     def _toposort(self) -> list[str]:
         order: list[str] = []
@@ -314,12 +344,17 @@ class Pipeline:
     # --- lineage and storage -----------------------------------------------------------
     def lineage(self, target: str, run: RunInput) -> dict:
         """The full lineage of ``target`` for ``run`` (nested through its inputs)."""
+        memo_key = (target, id(run))
+        if self._memo is not None and memo_key in self._memo:
+            return self._memo[memo_key][1]
         step = self._step(target)
         lin = step.own_lineage()
         if step.is_source:
             lin["source"] = step.source_lineage(run)
         else:
             lin["inputs"] = {d: self.lineage(d, run) for d in step.depends_on}
+        if self._memo is not None:
+            self._memo[memo_key] = (run, lin)  # the run is kept so that its id stays unique
         return lin
 
     def key(self, target: str, run: RunInput) -> str:
@@ -327,7 +362,12 @@ class Pipeline:
         return f"{target}-{lineage_hash(self.lineage(target, run))[:16]}"
 
     def path(self, target: str, run: RunInput) -> Path:
-        return self.storage / run.run_id / f"{self.key(target, run)}.parquet"
+        if not isinstance(run, RunInput):
+            raise PipelineError(f"expected a RunInput, got {type(run).__name__}")
+        path = self.storage / run.run_id / f"{self.key(target, run)}.parquet"
+        if path.parent.parent != self.storage:  # RunInput and keys keep it inside
+            raise PipelineError(f"{path} is not a run folder of the storage {self.storage}")
+        return path
 
     def is_stored(self, target: str, run: RunInput) -> bool:
         p = self.path(target, run)
@@ -374,6 +414,15 @@ class Pipeline:
         made, so memory holds one chunk (plus per-run accumulators) at a time.
         ``progress(n_events)`` is called after each chunk.
         """
+        if self._memo is not None:  # within a make() (a step calling back): no new memo
+            return self._make(run, targets, progress)
+        self._memo = {}
+        try:
+            return self._make(run, targets, progress)
+        finally:
+            self._memo = None
+
+    def _make(self, run, targets, progress) -> dict[str, Path]:
         targets = [targets] if isinstance(targets, str) else list(targets)
         for t in targets:
             if self._step(t).is_source:
@@ -434,8 +483,14 @@ class Pipeline:
         return found.pop()
 
     def _pass(self, run, names, per_run_results, progress) -> None:
-        """One pass over the source(s), computing ``names`` (all of one stage)."""
+        """One pass over the source(s), computing ``names`` (all of one stage).
+
+        The CPU time of this thread during the pass is recorded in each result's lineage
+        JSON, split evenly among the results the pass made (``cpu_seconds``).
+        """
         from ..io.parquet import ParquetWriter
+
+        cpu_start = time.thread_time()
 
         # chunk-level values needed in this pass: the closure of names over per-chunk deps
         chunk_level: list[str] = []
@@ -468,16 +523,15 @@ class Pipeline:
                 writers[n] = ParquetWriter(
                     self.path(n, run), metadata={"rarehub.lineage_key": keys[n]}
                 )
-        import pyarrow.parquet as pq
-
         for n in chunk_level:
             st = self.steps[n]
             if not st.is_source and n not in names:
-                stored_readers[n] = pq.ParquetFile(self.path(n, run))
+                stored_readers[n] = _open_stored(self.path(n, run), keys[n])
         for n in names:
             if self.steps[n].per_run:
                 self.steps[n].start()
         chunk_rows: dict[str, list[int]] = {n: [] for n in writers}
+        n_chunks = 0
         try:
             for i, chunk in enumerate(self.steps[sources[0]].iter_chunks(run)):
                 values: dict[str, Any] = {sources[0]: chunk}
@@ -486,8 +540,7 @@ class Pipeline:
                     if st.is_source:
                         continue
                     if n in stored_readers:
-                        rg = stored_readers[n].read_row_group(i)
-                        values[n] = {c: rg.column(c).to_numpy() for c in rg.column_names}
+                        values[n] = _stored_chunk(stored_readers[n], self.path(n, run), i, chunk)
                         continue
                     inputs = {
                         d: values[d]
@@ -510,6 +563,14 @@ class Pipeline:
                     values[n] = out
                 if progress is not None:
                     progress(_chunk_len(chunk))
+                n_chunks = i + 1
+            for n, reader in stored_readers.items():
+                if reader.num_row_groups != n_chunks:
+                    raise PipelineError(
+                        f"{self.path(n, run)}: {reader.num_row_groups} row groups, but the"
+                        f" source gave {n_chunks} chunks: the stored result was not made from"
+                        " these chunks; delete it to re-make it"
+                    )
             for n, w in writers.items():
                 if not chunk_rows[n]:
                     raise PipelineError(
@@ -517,7 +578,6 @@ class Pipeline:
                         f"(empty run) — nothing to store for {n!r}"
                     )
                 w.close()
-                self._write_lineage(n, run, keys[n], chunk_rows[n])
         except BaseException:
             for w in writers.values():
                 w.abort()
@@ -527,20 +587,28 @@ class Pipeline:
                 r.close()
         from ..io.parquet import write_parquet
 
+        rows = dict(chunk_rows)
         for n in names:
             if self.steps[n].per_run:
                 result = self.steps[n].finish()
                 write_parquet(result, self.path(n, run), metadata={"rarehub.lineage_key": keys[n]})
-                self._write_lineage(n, run, keys[n], [len(result)])
+                rows[n] = [len(result)]
                 per_run_results[n] = result
+        cpu_each = (time.thread_time() - cpu_start) / len(names)
+        for n in names:
+            self._write_lineage(n, run, keys[n], rows[n], cpu_seconds=cpu_each)
 
-    def _write_lineage(self, name: str, run: RunInput, key: str, chunk_rows: list[int]) -> None:
+    def _write_lineage(
+        self, name: str, run: RunInput, key: str, chunk_rows: list[int], *, cpu_seconds: float
+    ) -> None:
         doc = {
             "schema": LINEAGE_SCHEMA,
             "key": key,
             "run_id": run.run_id,
-            "lineage": self.lineage(name, run),
+            "lineage": self.lineage(name, run),  # memoized: the one the key came from
             "chunk_rows": chunk_rows,
+            "cpu_seconds": round(cpu_seconds, 6),
+            "environment": self.environment,
         }
         atomic_write_text(
             self.path(name, run).with_suffix(".lineage.json"),
@@ -550,6 +618,59 @@ class Pipeline:
 
 def _chunk_len(chunk: Any) -> int:
     return len(chunk)
+
+
+def _open_stored(path: Path, key: str):
+    """A stored per-chunk result, opened for reading by row group, after checking that it
+    is the result its key names (its Parquet metadata holds the key it was written under)."""
+    import pyarrow.parquet as pq
+
+    reader = pq.ParquetFile(path)
+    stored_key = (reader.schema_arrow.metadata or {}).get(b"rarehub.lineage_key", b"").decode()
+    if stored_key != key:
+        reader.close()
+        raise PipelineError(
+            f"{path}: written under lineage key {stored_key or '(none)'!r}, expected {key!r}:"
+            " it is not the result its name says; delete it to re-make it"
+        )
+    return reader
+
+
+def _stored_chunk(reader, path: Path, i: int, chunk: Any) -> dict[str, np.ndarray]:
+    """Row group ``i`` of a stored result, checked against the source chunk ``i`` that asks
+    for it: as many rows, and the same event numbers where both carry them."""
+    if i >= reader.num_row_groups:
+        raise PipelineError(
+            f"{path}: {reader.num_row_groups} row groups, but the source gave chunk {i}: the"
+            " stored result was not made from these chunks; delete it to re-make it"
+        )
+    rg = reader.read_row_group(i)
+    values = {c: rg.column(c).to_numpy() for c in rg.column_names}
+    n_rows = _chunk_len(chunk)
+    if rg.num_rows != n_rows:
+        raise PipelineError(
+            f"{path}: row group {i} has {rg.num_rows} rows, but source chunk {i} has {n_rows}"
+            " events: the stored result was not made from these chunks; delete it to re-make it"
+        )
+    events = getattr(chunk, "events", None)
+    same_events = (
+        not isinstance(events, Mapping)
+        or "event" not in events
+        or "event" not in values
+        or np.array_equal(np.asarray(events["event"]), values["event"])
+    )
+    if not same_events:
+        raise PipelineError(
+            f"{path}: row group {i} holds events {_span(values['event'])}, but source"
+            f" chunk {i} has events {_span(events['event'])}: the stored rows are not"
+            " this chunk's; delete the file to re-make it"
+        )
+    return values
+
+
+def _span(events: Any) -> str:
+    events = np.asarray(events)
+    return f"{events[0]}…{events[-1]} ({len(events)})" if len(events) else "none"
 
 
 def _as_columns(out: Any, name: str) -> dict[str, np.ndarray]:

@@ -18,9 +18,9 @@ from .core import Pipeline, RunInput, Step
 __all__ = ["local_client", "make_on_dask", "make_run"]
 
 
-def make_run(steps, config, storage, run: RunInput, targets) -> dict[str, str]:
+def make_run(steps, config, storage, run: RunInput, targets, environment=None) -> dict[str, str]:
     """Task body: make ``targets`` for one run; returns ``{target: path}`` as strings."""
-    pipe = Pipeline(steps, config, storage=storage)
+    pipe = Pipeline(steps, config, storage=storage, environment=environment)
     return {t: str(p) for t, p in pipe.make(run, targets).items()}
 
 
@@ -48,11 +48,13 @@ def make_on_dask(
     *,
     client=None,
     n_workers: int = 2,
+    environment: Mapping[str, str] | None = None,
 ) -> list[dict[str, str] | Exception]:
     """Make ``targets`` for every run on Dask; per run its paths or the exception raised.
 
     The pipeline is validated here first, so configuration errors surface before any task
     is submitted. Without ``client`` a local threaded cluster is started and closed.
+    ``environment`` is recorded in each lineage JSON (see :class:`Pipeline`).
     """
     Pipeline(steps, config, storage=storage)  # fail fast, in the caller's process
     own = client is None
@@ -67,6 +69,7 @@ def make_on_dask(
                 str(storage),
                 run,
                 list(targets),
+                dict(environment or {}),
                 key=f"rarehub-process-{run.run_id}-{i}",
                 pure=False,
             )

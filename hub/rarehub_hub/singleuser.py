@@ -1,6 +1,6 @@
 """The Slurm job's entry point: pick a port, tell the hub, start ``jupyterhub-singleuser``.
 
-``python -m rarehub_hub.singleuser --ip 127.0.0.1 --port-range 9000-9099 -- CMD ARGS…``
+``python -m rarehub_hub.singleuser --ip auto --port-range 9000-9099 -- CMD ARGS…``
 
 Like ``batchspawner-singleuser`` but (a) the server binds the address the admin configured
 (batchspawner ignores ``SlurmSpawner.ip`` and binds 0.0.0.0), (b) the port comes from a
@@ -29,6 +29,44 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 WILDCARD = {"", "0.0.0.0", "::"}
+#: ``--ip auto``: the node's address on the network that reaches the hub.
+AUTO = "auto"
+
+
+def address_towards(host: str, port: int) -> str:
+    """The local address this node would use to reach ``host:port``.
+
+    The kernel picks the source address of the route to ``host`` when a UDP socket is
+    connected; no packet is sent. On a cluster that is the node's address on the network
+    the hub (on the login node) is on — the address the hub and its proxy can connect back
+    to. With the hub on loopback (one machine) it is 127.0.0.1.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except OSError as e:
+        raise SystemExit(
+            f"rarehub singleuser: --ip auto: cannot resolve the hub {host}: {e}"
+        ) from None
+    family, _, _, _, sockaddr = infos[0]
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(sockaddr)
+        except OSError as e:
+            raise SystemExit(
+                f"rarehub singleuser: --ip auto: no route from this node to the hub {host}: {e}"
+            ) from None
+        return s.getsockname()[0]
+
+
+def resolve_ip(ip: str, api_url: str) -> str:
+    """The address to bind: ``ip`` itself, or for ``auto`` :func:`address_towards` the host
+    of the hub API URL ``api_url`` (``JUPYTERHUB_API_URL``)."""
+    if ip != AUTO:
+        return ip
+    url = urlparse(api_url)
+    if not url.hostname:
+        raise SystemExit(f"rarehub singleuser: --ip auto: no hub host in {api_url!r}")
+    return address_towards(url.hostname, url.port or (443 if url.scheme == "https" else 80))
 
 
 def pick_port(ip: str, low: int, high: int, attempts: int = 200) -> int:
@@ -136,7 +174,11 @@ def enable_walltime_warning(environ: MutableMapping[str, str] = os.environ) -> N
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m rarehub_hub.singleuser")
-    parser.add_argument("--ip", default="127.0.0.1", help="address the server binds")
+    parser.add_argument(
+        "--ip",
+        default="127.0.0.1",
+        help="address the server binds; 'auto': this node's address towards the hub API",
+    )
     parser.add_argument("--port-range", default="0-0", help="LOW-HIGH, inclusive; 0-0: any")
     parser.add_argument(
         "--local",
@@ -152,14 +194,15 @@ def main(argv: list[str] | None = None) -> None:
         deliver_tutorials_here()
         run_server(command)
     low, _, high = args.port_range.partition("-")
-    port = pick_port(args.ip, int(low), int(high or low))
+    ip = resolve_ip(args.ip, os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/"))
+    port = pick_port(ip, int(low), int(high or low))
     deliver_tutorials_here()
 
-    report_to_hub(port, route_address(args.ip))
+    report_to_hub(port, route_address(ip))
     enable_walltime_warning()
 
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:0/"))
-    host = "0.0.0.0" if args.ip in WILDCARD else args.ip
+    host = "0.0.0.0" if ip in WILDCARD else ip
     os.environ["JUPYTERHUB_SERVICE_URL"] = urlunparse(url._replace(netloc=f"{host}:{port}"))
     print(f"rarehub singleuser: serving on {host}:{port}", file=sys.stderr, flush=True)
     run_server(command)

@@ -24,6 +24,7 @@ Example (slurm)::
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import sys
 from collections.abc import Mapping
@@ -182,7 +183,13 @@ SCHEMA: dict[str, Any] = {
                     },
                     "default": [],
                 },
-                "server_ip": {"type": "string", "default": "127.0.0.1"},
+                "server_ip": {
+                    "type": "string",
+                    "default": "auto",
+                    "description": "address the server binds on its node: 'auto' (the node's "
+                    "address on the network that reaches the hub API), '0.0.0.0' (all; the "
+                    "hub routes to the node's name) or an IP address",
+                },
                 "port_range": {**_RANGE, "default": [0, 0]},
                 "squeue_interval_s": {"type": "number", "exclusiveMinimum": 0, "default": 10},
                 "exec_prefix": {"type": "string", "default": "sudo -E -u {username}"},
@@ -359,6 +366,14 @@ def validate_site(data: object, source: str = "<site>") -> dict[str, Any]:
     _fill_defaults(SCHEMA, site)
     site.setdefault("env_prefix", sys.prefix)
     if site["deployment"] == "slurm":
+        ip = site["slurm"]["server_ip"]
+        if ip != "auto":
+            try:
+                ipaddress.ip_address(ip)
+            except ValueError:
+                raise SiteError(
+                    f"{source}: slurm.server_ip {ip!r}: use 'auto', '0.0.0.0' or an IP address"
+                ) from None
         lo, hi = site["slurm"]["port_range"]
         if (lo, hi) != (0, 0) and not 1024 <= lo <= hi <= 65535:
             raise SiteError(f"{source}: slurm.port_range {[lo, hi]}: need 1024 ≤ low ≤ high")

@@ -84,9 +84,11 @@ class RareHubSlurmSpawner(SlurmJobLifecycle):
     ).tag(config=True)
 
     server_ip = Unicode(
-        "127.0.0.1",
-        help="Address the server binds inside the job. '0.0.0.0' binds all and the hub routes "
-        "to the node's name; a concrete address is also the one the hub connects to.",
+        "auto",
+        help="Address the server binds inside the job. 'auto': the node's address on the "
+        "network that reaches the hub API (127.0.0.1 when the hub API is on loopback); "
+        "'0.0.0.0' binds all and the hub routes to the node's name; a concrete address is "
+        "also the one the hub connects to.",
     ).tag(config=True)
 
     port_range = Tuple(

@@ -7,10 +7,18 @@ Each notebook is the image's own copy (``$RAREHUB_TUTORIALS``), executed by the 
 root, no network at all (``analysis_lib.release.verify.podman_prefix``). Bound at their host
 paths: the demo data, generated once per session; ``RAREHUB_RESULTS``, a processing store
 shared by all notebooks (as a user's ``~/results`` would be, so later tutorials reuse what
-earlier ones processed); and the test's own folder, where the kernel works. Every notebook
-writes ``<name>.results.json`` with the numbers it found; the tests check them against the
-demo's injected truth and check that the last cell shows a HoloViews plot whose styles are
-all inline (offline hubs).
+earlier ones processed); and the test's own folder, where the kernel works.
+
+Tutorials teach; they write nothing for the tests. A test reads what the executed notebook
+holds: :func:`run_notebook` appends one cell of the test's own (a *probe*, tagged
+``rarehub-test-probe``) that evaluates the test's expressions in the kernel after the last
+tutorial cell and displays them as ``application/json``; the test reads that output back
+from the executed notebook. To check a new tutorial::
+
+    nb, found = run_notebook("08-name", rarehub_image, demo_data, results_store, tmp_path,
+                             probe={"n_events": "len(events)", "mu": "fit.mu"})
+    assert_clean_and_plotted(nb)          # no error, no warning, ends with an inline plot
+    assert found["n_events"] == …         # against the demo's truth, computed here
 
 Tutorial 06's Slurm branch runs on the host instead, against the session's real one-node
 Slurm: it needs the Slurm client and the munge socket, which the image does not carry (on a
@@ -69,17 +77,88 @@ def _check_stored_clean(name: str) -> None:
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
 
 
+PROBE_TAG = "rarehub-test-probe"
+PROBE_MIME = "application/json"
+
+
+def probe_cell_source(probe: dict[str, str]) -> str:
+    """The probe cell: each of ``probe``'s expressions, evaluated in the kernel's namespace,
+    displayed as one JSON object (numpy, pandas and paths made plain)."""
+    items = "".join(f"    {name!r}: ({expr}),\n" for name, expr in probe.items())
+    return (
+        "import json as _probe_json\n"
+        "from IPython.display import display as _probe_display\n"
+        "def _probe_plain(v):\n"
+        "    if hasattr(v, 'tolist'):\n"
+        "        return v.tolist()\n"
+        "    if hasattr(v, 'item'):\n"
+        "        return v.item()\n"
+        "    if isinstance(v, (set, frozenset)):\n"
+        "        return sorted(v)\n"
+        "    return str(v)\n"
+        "_probe = {\n" + items + "}\n"
+        "_probe_display({'" + PROBE_MIME + "': _probe_json.loads(_probe_json.dumps("
+        "_probe, default=_probe_plain))}, raw=True)\n"
+    )
+
+
+def with_probe(nb, probe: dict[str, str]):
+    """``nb`` with the probe cell appended (the tutorial's own cells unchanged)."""
+    nb = nbformat.from_dict(nb)
+    cell = nbformat.v4.new_code_cell(probe_cell_source(probe), metadata={"tags": [PROBE_TAG]})
+    nb.cells.append(cell)
+    return nb
+
+
+def probed(nb) -> dict:
+    """What the probe cell of an executed notebook displayed."""
+    cells = [c for c in nb.cells if PROBE_TAG in c.get("metadata", {}).get("tags", [])]
+    assert len(cells) == 1, "the notebook has no probe cell (see with_probe)"
+    for out in cells[0].get("outputs", []):
+        if out.get("output_type") == "error":
+            raise AssertionError(f"the probe failed: {out['ename']}: {out['evalue']}")
+        if PROBE_MIME in out.get("data", {}):
+            return dict(out["data"][PROBE_MIME])
+    raise AssertionError(f"the probe cell displayed no {PROBE_MIME}: {cells[0].get('outputs')}")
+
+
+def tutorial_cells(nb) -> list:
+    """The executed notebook's code cells, without the test's probe."""
+    return [
+        c
+        for c in nb.cells
+        if c.cell_type == "code" and PROBE_TAG not in c.get("metadata", {}).get("tags", [])
+    ]
+
+
+# Run inside the image: read the image's copy of the tutorial, append the probe, execute it
+# with the image's executor. Arguments: tutorial, probe source, probe tag, probe notebook,
+# executed notebook, and the executor's options.
+IN_IMAGE_SCRIPT = """\
+import sys
+import nbformat
+from analysis_lib.release.execute_notebook import main
+src, probe, tag, probed, out, *options = sys.argv[1:]
+nb = nbformat.read(src, as_version=4)
+nb.cells.append(nbformat.v4.new_code_cell(probe, metadata={"tags": [tag]}))
+nbformat.write(nb, probed)
+main([probed, out, *options])
+"""
+
+
 def run_notebook(
     name: str,
     image: str,
     demo_data: Path,
     results_store: Path,
     workdir: Path,
+    *,
+    probe: dict[str, str],
     env: dict[str, str] | None = None,
 ):
-    """Execute the image's ``<name>.ipynb`` in ``workdir``, inside ``image``.
+    """Execute the image's ``<name>.ipynb`` in ``workdir``, inside ``image``, with ``probe``.
 
-    Returns (executed notebook, results dict).
+    Returns (executed notebook, {name: value of each probe expression after the last cell}).
     """
     _check_stored_clean(name)
     workdir.chmod(0o777)
@@ -103,9 +182,12 @@ def run_notebook(
         *options,
         image,
         "python",
-        "-m",
-        "analysis_lib.release.execute_notebook",
+        "-c",
+        IN_IMAGE_SCRIPT,
         f"{IMAGE_TUTORIALS}/{name}.ipynb",
+        probe_cell_source(probe),
+        PROBE_TAG,
+        str(workdir / f".{name}.probe.ipynb"),
         str(executed),
         f"--cwd={workdir}",
         f"--timeout={CELL_TIMEOUT_S}",
@@ -113,14 +195,16 @@ def run_notebook(
         timeout=900,
     )
     nb = nbformat.read(executed, as_version=4)
-    results = json.loads((workdir / f"{name}.results.json").read_text())
-    return nb, results
+    return nb, probed(nb)
 
 
-def run_notebook_here(name: str, demo_data: Path, results_store: Path, workdir: Path):
-    """Execute ``tutorials/<name>.ipynb`` in a kernel of this environment (nbclient)."""
+def run_notebook_here(
+    name: str, demo_data: Path, results_store: Path, workdir: Path, *, probe: dict[str, str]
+):
+    """Execute ``tutorials/<name>.ipynb`` with ``probe`` in a kernel of this environment
+    (nbclient); returns what :func:`run_notebook` returns."""
     _check_stored_clean(name)
-    nb = nbformat.read(TUTORIALS / f"{name}.ipynb", as_version=4)
+    nb = with_probe(nbformat.read(TUTORIALS / f"{name}.ipynb", as_version=4), probe)
     env = {
         **os.environ,
         "RAREHUB_DATA": str(demo_data),
@@ -138,12 +222,12 @@ def run_notebook_here(name: str, demo_data: Path, results_store: Path, workdir: 
         resources={"metadata": {"path": str(workdir)}},
     )
     client.execute(env=env, cwd=str(workdir))
-    results = json.loads((workdir / f"{name}.results.json").read_text())
-    return nb, results
+    return nb, probed(nb)
 
 
 def outputs_of(nb) -> list[dict]:
-    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    """The outputs of the tutorial's own cells."""
+    return [o for c in tutorial_cells(nb) for o in c.get("outputs", [])]
 
 
 def assert_clean_and_plotted(nb) -> None:
@@ -154,7 +238,7 @@ def assert_clean_and_plotted(nb) -> None:
         "".join(o["text"]) for o in outs if o["output_type"] == "stream" and o["name"] == "stderr"
     )
     assert "Warning" not in stderr, stderr
-    last = [c for c in nb.cells if c.cell_type == "code"][-1]
+    last = tutorial_cells(nb)[-1]
     mimes = {m for o in last["outputs"] for m in o.get("data", {})}
     assert HOLOVIEWS_MIME in mimes, mimes
     # … and names no stylesheet to fetch: a hub without internet shows it styled, at once
@@ -165,7 +249,19 @@ def assert_clean_and_plotted(nb) -> None:
 def test_first_plot_histograms_every_beam_off_event_of_the_catalogued_run(
     rarehub_image, demo_data, results_store, tmp_path
 ):
-    nb, res = run_notebook("01-first-plot", rarehub_image, demo_data, results_store, tmp_path)
+    probe = {
+        "n_events": "len(events)",
+        "n_beam_off": "len(beam_off)",
+        "n_in_range": "int(((energy_keVee >= range_keV[0])"
+        " & (energy_keVee <= range_keV[1])).sum())",
+        # the plotted rate × bin width × exposure, read back from the figure
+        "n_in_histogram": "float((spectrum.get(0).dimension_values('rate')"
+        " * np.diff(spectrum.get(0).edges)).sum() * exposure_kg_day)",
+        "exposure_kg_day": "exposure_kg_day",
+    }
+    nb, res = run_notebook(
+        "01-first-plot", rarehub_image, demo_data, results_store, tmp_path, probe=probe
+    )
     assert_clean_and_plotted(nb)
     events = pd.read_parquet(demo_data / "coherent" / "csi_events.parquet")
     assert res["n_events"] == len(events)
@@ -191,7 +287,17 @@ def test_pulses_and_noise_measures_the_baseline_resolution_the_noise_model_predi
     from analysis_lib.pulses.optimal_filter import OptimalFilter
     from analysis_lib.pulses.simulate import pulse_template
 
-    nb, res = run_notebook("02-pulses-and-noise", rarehub_image, demo_data, results_store, tmp_path)
+    probe = {
+        "n_samples": "n_samples",
+        "fs_Hz": "fs_Hz",
+        "sigma_expected_eV": "sigma_eV",
+        "sigma_measured_eV": "measured_eV",
+        "sigma_measured_err_eV": "error_eV",
+        "n_baseline_traces": "len(baseline_keV)",
+    }
+    nb, res = run_notebook(
+        "02-pulses-and-noise", rarehub_image, demo_data, results_store, tmp_path, probe=probe
+    )
     assert_clean_and_plotted(nb)
     # truth: the OF resolution of the channel sum for the generator's own noise model
     # (four independent channels → 4× the one-channel PSD), in eV
@@ -213,7 +319,18 @@ def test_pulses_and_noise_measures_the_baseline_resolution_the_noise_model_predi
 def test_calibrate_finds_the_activation_lines_at_their_energies(
     rarehub_image, demo_data, results_store, tmp_path
 ):
-    nb, res = run_notebook("03-calibrate", rarehub_image, demo_data, results_store, tmp_path)
+    probe = {
+        "checks": "checks",
+        "gain_ADC_per_keV": "1 / scale.coefficients[1]",
+        "residual_median_keV": "residual_keV.median()",
+        "residual_mad_keV": "1.4826 * (residual_keV - residual_keV.median()).abs().median()",
+        "mass_kg": "mass_kg",
+        "live_days": "live_days",
+        "calibration_file": "cal_path",
+    }
+    nb, res = run_notebook(
+        "03-calibrate", rarehub_image, demo_data, results_store, tmp_path, probe=probe
+    )
     assert_clean_and_plotted(nb)
     k = res["checks"]["Ge71 K (odd events)"]
     ga = res["checks"]["Ga68 K (all events)"]
@@ -291,7 +408,23 @@ def test_beam_cevns_excess_matches_the_injected_signal_and_the_prediction(
 ):
     from analysis_lib.catalog import Catalog
 
-    nb, res = run_notebook("04-beam-cevns", rarehub_image, demo_data, results_store, tmp_path)
+    probe = {
+        "n_on": "n_on",
+        "n_off": "n_off",
+        "excess": "excess",
+        "excess_err": "excess_err",
+        "injected_after_cuts": "injected",
+        "predicted_after_cuts": "expected",
+        "pot": "pot_up",
+        "mu": "fit.mu",
+        "mu_err": "fit.mu_err",
+        "significance": "fit.significance",
+        "sm_events": "sm",
+        "spills_per_record": "cfg['SPILLS_PER_RECORD']",
+    }
+    nb, res = run_notebook(
+        "04-beam-cevns", rarehub_image, demo_data, results_store, tmp_path, probe=probe
+    )
     assert_clean_and_plotted(nb)
     events = pd.read_parquet(demo_data / "coherent" / "csi_events.parquet")
     with Catalog.open(demo_data / "catalog.sqlite", create=False) as cat:
@@ -334,7 +467,17 @@ def test_beam_cevns_excess_matches_the_injected_signal_and_the_prediction(
 def test_limit_agrees_with_the_truth_and_the_expected_sensitivity(
     rarehub_image, demo_data, results_store, tmp_path
 ):
-    nb, res = run_notebook("05-limit", rarehub_image, demo_data, results_store, tmp_path)
+    probe = {
+        "masses_GeV": "masses_GeV",
+        "sigma_up_cm2": "limit['sigma_up_cm2']",
+        "sigma_up_truth_cm2": "limit_truth['sigma_up_cm2']",
+        "expected_median_cm2": "expected_median",
+        "exposure_kg_day": "exposure.kg_days",
+        "resolution_keV": "resolution_keV",
+    }
+    nb, res = run_notebook(
+        "05-limit", rarehub_image, demo_data, results_store, tmp_path, probe=probe
+    )
     assert_clean_and_plotted(nb)
     mass = np.array(res["masses_GeV"])
     limit = np.array(res["sigma_up_cm2"])
@@ -359,6 +502,18 @@ def test_limit_agrees_with_the_truth_and_the_expected_sensitivity(
     assert 0.03 < res["resolution_keV"] < 0.09
 
 
+SCALE_OUT_PROBE = {
+    "cluster": "kind",
+    "scheduler": "scheduler_address",
+    "runs": "{k: len(v) for k, v in tables.items()}",
+    "paths": "{r.run_id: res if not isinstance(res, Exception) else None"
+    " for r, res in zip(runs, results, strict=True)}",
+    "failed": "sorted(failed)",
+    "all_stored": "all(pipeline.is_stored(t, r) for r in runs for t in targets)",
+    "lineage_window_us": "lineage['lineage']['options']['window_us']",
+}
+
+
 def test_scale_out_processes_every_triggered_run_on_a_loopback_dask_cluster(
     rarehub_image, demo_data, results_store, tmp_path
 ):
@@ -373,6 +528,7 @@ def test_scale_out_processes_every_triggered_run_on_a_loopback_dask_cluster(
         demo_data,
         results_store,
         tmp_path,
+        probe=SCALE_OUT_PROBE,
         env={"RAREHUB_DASK_CLUSTER": "local"},
     )
     assert_clean_and_plotted(nb)
@@ -405,7 +561,23 @@ def test_reproducible_results_trace_a_figure_and_freeze_a_verifiable_release(
     from analysis_lib.release import verify
 
     nb, res = run_notebook(
-        "07-reproducible-results", rarehub_image, demo_data, results_store, tmp_path
+        "07-reproducible-results",
+        rarehub_image,
+        demo_data,
+        results_store,
+        tmp_path,
+        probe={
+            "figure_result_key": "key",
+            "stored_key": "stored['key']",
+            "result_file": "result_path.name",
+            "bundle": "bundle.resolve()",
+            "verify_ok": "report.ok",
+            "verify_compared": "report.compared_results",
+            "tampered_problems": "[[p.kind, p.name] for p in tampered_report.problems]",
+            "metadata_problems": "check_citation_cff((bundle / 'CITATION.cff').read_text())"
+            " + check_zenodo_json(zenodo) + check_ro_crate(bundle)",
+            "crate_parts": "sorted(e.id for e in crate.data_entities)",
+        },
     )
     assert_clean_and_plotted(nb)
     # the figure names the stored result whose lineage file is beside it
@@ -420,6 +592,55 @@ def test_reproducible_results_trace_a_figure_and_freeze_a_verifiable_release(
     # … verifies here too (checksums only), and the tampered copy was caught by name
     assert verify(bundle, rerun=False, notebooks=False).ok
     assert res["tampered_problems"] == [["checksum", f"results/{res['result_file']}"]]
+    # the citation, Zenodo and RO-Crate metadata are valid, and the crate lists the result
+    assert res["metadata_problems"] == []
+    assert f"results/{res['result_file']}" in res["crate_parts"]
+
+
+def test_redo_coherent_2017_finds_the_published_observation_from_the_release(
+    rarehub_image, demo_data, results_store, tmp_path
+):
+    """Tutorial 09 redoes COHERENT's CsI 2017 fit from the release packaged in the image.
+    Its choices are made from the release note and the paper first; here the results are
+    compared with the published ones (Science 357 (2017) 1123): 134 ± 22 CEvNS events,
+    6.7σ, 173 ± 48 predicted."""
+    nb, res = run_notebook(
+        "09-redo-coherent-2017",
+        rarehub_image,
+        demo_data,
+        results_store,
+        tmp_path,
+        probe={
+            "folder": "release.folder",
+            "n_on": "on.sum()",
+            "sm_events": "sm_events",
+            "cevns": "fit.values['cevns']",
+            "interval": "[cevns_lo, cevns_hi]",
+            "significance": "z",
+            "steady_state": "fit.values['steady_state']",
+            "pe_data": "[e for e in pe_plot.values()[0] if e.label == 'data'][0]"
+            ".dimension_values(1)",
+            "pe_stack_top": "pe_plot.values()[0].values()[0].dimension_values(1)",
+            "fit_total": "fit.expected().sum(axis=1)",
+        },
+    )
+    assert_clean_and_plotted(nb)
+    # the release came from the package inside the image, not from a host path
+    assert res["folder"].endswith("analysis_lib/data/coherent-csi-2017")
+    assert res["n_on"] == 1207
+    # the SM prediction within 15 % of the published 173
+    assert abs(res["sm_events"] / 173 - 1) < 0.15, res["sm_events"]
+    # the fitted count within 1.5σ of the published 134 ± 22, with an interval of about ± 22
+    lo, hi = res["interval"]
+    assert 101 <= res["cevns"] <= 167, res["cevns"]
+    assert lo < res["cevns"] < hi
+    assert 15 < (hi - lo) / 2 < 35
+    # an observation (published 6.7σ)
+    assert res["significance"] >= 5.0
+    assert res["steady_state"] == pytest.approx(1032, abs=2 * np.sqrt(1032))
+    # the PE figure shows the data and the stacked fit projected on PE
+    assert sum(res["pe_data"]) == 1207
+    np.testing.assert_allclose(res["pe_stack_top"], res["fit_total"], rtol=1e-9)
 
 
 def test_scale_out_runs_its_dask_workers_as_jobs_on_the_real_slurm(
@@ -439,7 +660,7 @@ def test_scale_out_runs_its_dask_workers_as_jobs_on_the_real_slurm(
     monkeypatch.setenv("RAREHUB_DASK_INTERFACE", "lo")
     monkeypatch.setenv("SLURM_CONF", slurm_cluster.env["SLURM_CONF"])
     store = tmp_path / "store"  # a fresh store: the workers must really make everything
-    nb, res = run_notebook_here("06-scale-out", demo_data, store, tmp_path)
+    nb, res = run_notebook_here("06-scale-out", demo_data, store, tmp_path, probe=SCALE_OUT_PROBE)
     assert_clean_and_plotted(nb)
     assert res["cluster"] == "slurm"
     assert res["scheduler"].startswith("tcp://127.0.0.1:")
@@ -447,3 +668,61 @@ def test_scale_out_runs_its_dask_workers_as_jobs_on_the_real_slurm(
     assert res["all_stored"] is True
     assert sorted(res["runs"]) == [f"ge-demo-run{n:04d}" for n in (1, 2, 3, 4)]
     assert all(Path(p["of_amplitudes"]).is_relative_to(store) for p in res["paths"].values())
+
+
+def test_real_supercdms_data_finds_the_run_the_pulse_and_reads_a_new_format(
+    rarehub_image, demo_data, results_store, tmp_path
+):
+    """Tutorial 08 on the real SuperCDMS file (shipped in the image): the catalogued run, the
+    noise PSD and an OF amplitude consistent with the pulse, and a .ksy of the user's own."""
+    import struct
+
+    probe = {
+        "run_number": "int(run.run_number)",
+        "run_type": "run.run_type",
+        "start": "str(run.start_utc)",
+        "fs_Hz": "fs_Hz",
+        "triggers": "sorted(events)",
+        "random_shape": "random_event.traces.shape",
+        "physics_shape": "physics_event.traces.shape",
+        "psd_shape": "psd.shape",
+        "parseval_ratio": "float((psd[:, 1:].sum(axis=1) * fs_Hz / 1024"
+        " / (noise - noise.mean(axis=-1, keepdims=True)).var(axis=-1).mean(axis=0)).mean())",
+        "amplitude_ADC": "amplitude_ADC",
+        "sigma_ADC": "of_sum.sigma",
+        "baseline_spread_ADC": "float(baseline_ADC.std(ddof=1))",
+        "sum_peak_ADC": "float(np.convolve(channel_sum, np.ones(16) / 16, 'same').max())",
+        "sensor_peaks": "[int(r.samples.max()) for r in parsed.records]",
+        "sensor_fast": "sensor.fast_fields",
+    }
+    nb, res = run_notebook(
+        "08-real-supercdms-data", rarehub_image, demo_data, results_store, tmp_path, probe=probe
+    )
+    assert_clean_and_plotted(nb)
+    # the run, as the file name and the MIDAS begin-of-run header say
+    assert res["run_number"] == int("51230216_125838".replace("_", ""))
+    assert res["start"] == "2023-02-16 20:59:13+00:00"
+    assert res["run_type"] == "physics"
+    assert res["fs_Hz"] == 625e3
+    assert res["triggers"] == ["borr", "physics"]
+    assert res["random_shape"] == [12, 32768]
+    assert res["physics_shape"] == [12, 3008]
+    assert res["psd_shape"] == [12, 513]
+    # Parseval: Σ J·fs/N without DC is the variance of the mean-subtracted noise pieces
+    assert res["parseval_ratio"] == pytest.approx(1.0, rel=1e-6)
+    # a real pulse far above the noise; the OF resolution is what pulse-free pieces show
+    # (32 pieces: the spread's own error is ~13 %)
+    assert res["amplitude_ADC"] / res["sigma_ADC"] > 20
+    assert res["baseline_spread_ADC"] == pytest.approx(res["sigma_ADC"], rel=0.4)
+    assert res["amplitude_ADC"] == pytest.approx(res["sum_peak_ADC"], rel=0.2)
+    # the user's own format: the file the notebook wrote, read here with struct
+    data = (tmp_path / "my-sensor.dat").read_bytes()
+    n_ch, n_s, _ = struct.unpack_from("<BHf", data, 4)
+    pos, peaks = 11, []
+    while pos < len(data):
+        _, _, note_len = struct.unpack_from("<IBB", data, pos)
+        pos += 6 + note_len
+        peaks.append(int(np.frombuffer(data, "<i2", n_ch * n_s, pos).max()))
+        pos += 2 * n_ch * n_s
+    assert res["sensor_peaks"] == peaks
+    assert res["sensor_fast"] == ["sensor_demo.samples"]

@@ -24,7 +24,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,11 +65,17 @@ def site_limits(cluster, walltime_minutes: tuple[int, int] = (10, 120)) -> dict[
     }
 
 
-def start_hub(config: Path, log: Path) -> subprocess.Popen:
-    """``rarehub-hub start --config CONFIG`` in its own session, output appended to ``log``."""
+def start_hub(
+    config: Path, log: Path, launcher: Callable[[list[str]], list[str]] | None = None
+) -> subprocess.Popen:
+    """``rarehub-hub start --config CONFIG`` in its own session, output appended to ``log``.
+
+    ``launcher`` wraps the command (e.g. to run it on the ``login`` host of
+    tests/support/multihost.py)."""
+    argv = [str(Path(sys.prefix) / "bin" / "rarehub-hub"), "start", "--config", str(config)]
     with log.open("ab") as out:
         return subprocess.Popen(
-            [str(Path(sys.prefix) / "bin" / "rarehub-hub"), "start", "--config", str(config)],
+            launcher(argv) if launcher else argv,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -93,15 +99,23 @@ class SlurmHub:
     """A hub in Slurm mode: its base URL, site file, log, cluster and the REST helpers."""
 
     def __init__(
-        self, base: str, config: Path, log: Path, cluster, admin_token: str, password: str
+        self,
+        base: str,
+        config: Path,
+        log: Path,
+        cluster,
+        admin_token: str,
+        password: str,
+        launcher: Callable[[list[str]], list[str]] | None = None,
     ):
         self.base, self.config, self.log, self.cluster = base, config, log, cluster
         self.admin_token, self.password = admin_token, password
+        self.launcher = launcher
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 120) -> None:
         """Start the hub and wait for ``/hub/health``; fail at once (with the log) if it exits."""
-        self.proc = start_hub(self.config, self.log)
+        self.proc = start_hub(self.config, self.log, self.launcher)
         proc = self.proc
 
         def up():  # wait_for retries on exceptions: return "exited" to stop at once
@@ -193,11 +207,13 @@ def write_site(
     admin_scopes: Sequence[str] = ADMIN_SCOPES,
     env_prefix: str = sys.prefix,
     auth: Mapping[str, Any] | None = None,
+    hub: Mapping[str, Any] | None = None,
 ) -> tuple[Path, int]:
     """Write ``state/site.yaml`` (Slurm mode) and the admin-token escape hatch.
 
     ``slurm`` is the site's ``slurm:`` section; ``environment.SLURM_CONF`` (the cluster's)
-    is added. Returns the site file and the hub's port (the API is port+1).
+    is added. ``hub`` adds to the site's ``hub:`` section (e.g. ``ip``, ``api_ip``).
+    Returns the site file and the hub's port (the API is port+1).
     """
     port = free_port_block(3)
     section = dict(slurm)
@@ -206,7 +222,7 @@ def write_site(
         "deployment": "slurm",
         "state_dir": str(state / "state"),
         "env_prefix": env_prefix,
-        "hub": {"ip": "127.0.0.1", "port": port, "proxy_command": chp()},
+        "hub": {"ip": "127.0.0.1", "port": port, "proxy_command": chp(), **(hub or {})},
         "auth": dict(auth) if auth else {"type": "pam", "allowed_users": list(users)},
         "slurm": section,
     }

@@ -48,7 +48,8 @@ def test_cluster_site_yaml_is_valid_and_profiles_fit_the_limits():
     assert site["deployment"] == "slurm"
     assert s["runtime"] == "apptainer"
     assert "{version}" in s["image"]
-    assert s["server_ip"] == "0.0.0.0", "compute-node servers must be reachable from the hub"
+    # compute-node servers must be reachable from the hub: never loopback
+    assert s["server_ip"] == "auto", "compute-node servers must be reachable from the hub"
     limits = Limits(
         partitions=tuple(s["limits"]["partitions"]),
         cpus=tuple(s["limits"]["cpus"]),

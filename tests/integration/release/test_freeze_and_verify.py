@@ -107,7 +107,8 @@ def test_freeze_writes_a_complete_bundle(bundle):
         "README.md",
         "release.json",
         "CITATION.cff",
-        "deposit.json",
+        ".zenodo.json",
+        "ro-crate-metadata.json",
         "MANIFEST.json",
         "MANIFEST.json.sha256",
         "environment/uv.lock",
@@ -120,7 +121,7 @@ def test_freeze_writes_a_complete_bundle(bundle):
     release = json.loads((bundle / "release.json").read_text())
     assert release["image"]["digest"].startswith("sha256:")
     assert release["lineage_keys"]["limits.parquet"].startswith("limits-")
-    deposit = json.loads((bundle / "deposit.json").read_text())["metadata"]
+    deposit = json.loads((bundle / ".zenodo.json").read_text())
     assert deposit["creators"][0]["orcid"] == "0000-0002-1825-0097"
     assert "cff-version: 1.2.0" in (bundle / "CITATION.cff").read_text()
     with pytest.raises(FileExistsError):

@@ -40,3 +40,15 @@ def test_app_flags_a_run_in_the_catalog(sample_catalog):
     assert run3["quality"] == "bad"
     assert list(run3["dq_flags"]) == ["noisy", "baseline"]
     assert "bad" in list(parts["plot"].object.dimension_values("quality"))
+
+
+def test_dq_metrics_count_runs_per_quality_zeros_included(sample_catalog):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from analysis_lib.apps.dq_metrics import dq_prometheus_metrics
+
+    with Catalog.open(sample_catalog) as cat:
+        cat.set_quality("sample", 2, "bad", ["noisy"])
+    [family] = text_string_to_metric_families(dq_prometheus_metrics(sample_catalog))
+    counts = {(s.labels["dataset"], s.labels["quality"]): s.value for s in family.samples}
+    assert counts == {("sample", "bad"): 1.0, ("sample", "good"): 0.0, ("sample", "unknown"): 2.0}

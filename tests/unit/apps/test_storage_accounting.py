@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from analysis_lib.apps.storage import (
     Thresholds,
     catalog_storage,
+    dataset_growth_rate,
     prometheus_metrics,
     usage_by_dataset,
     volume_status,
@@ -120,3 +121,29 @@ def test_catalog_storage_reads_the_real_catalog_and_file_system(sample_catalog):
     assert set(status["volume"]) == set(files["volume"])
     assert (status["total_bytes"] > 0).all()
     assert growth["bytes_added"].sum() == files["size_bytes"].sum()
+
+
+def test_growth_rate_per_dataset_averages_the_window_and_is_exported():
+    _, growth = tables(bytes_per_day=3e9, days=20)  # 20 days of 3 GB/day for dataset "a"
+    growth = pd.concat(
+        [
+            growth,
+            pd.DataFrame(
+                {
+                    "day": [NOW.normalize() - pd.Timedelta(days=30)],
+                    "dataset": ["old"],
+                    "volume": ["/data"],
+                    "bytes_added": [5e9],
+                }
+            ),
+        ]
+    )
+    rate = dataset_growth_rate(growth, window_days=14, now=NOW)
+    by = dict(zip(rate["dataset"], rate["bytes_per_day"], strict=True))
+    assert by == {"a": pytest.approx(3e9), "old": 0.0}  # "old" grew before the window
+    files, _ = tables(bytes_per_day=0.0)
+    status = volume_status(files, growth, now=NOW, disk_usage=fixed_disk(TiB, TiB / 2))
+    text = prometheus_metrics(status, usage_by_dataset(files), growth_rate=rate)
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    samples = families["rarehub_storage_dataset_growth_bytes_per_day"].samples
+    assert {s.labels["dataset"]: s.value for s in samples} == by

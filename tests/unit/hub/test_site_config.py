@@ -74,7 +74,7 @@ def test_slurm_site_maps_onto_spawner_traits():
     assert c.Authenticator.admin_users == {"alice"}
     assert sp.runtime == "apptainer"
     assert sp.port_range == (9000, 9099)
-    assert sp.server_ip == "127.0.0.1"
+    assert sp.server_ip == "auto"  # the node's address towards the hub, not loopback
     assert sp.slurm_environment == {"SLURM_CONF": "/etc/slurm/slurm.conf"}
     assert sp.limits["partitions"] == ["jupyter"]
     assert c.JupyterHub.bind_url == "http://127.0.0.1:8000"
@@ -126,3 +126,15 @@ def test_the_shipped_example_is_valid():
     c = Config()
     configure(c, site)
     assert c.RareHubSlurmSpawner.image.endswith("rarehub-{version}.sif")
+
+
+@pytest.mark.parametrize("ip", ["auto", "0.0.0.0", "10.1.2.3", "::"])
+def test_server_ip_accepts_auto_wildcard_and_addresses(ip):
+    site = validate_site({**SLURM, "slurm": {**SLURM["slurm"], "server_ip": ip}})
+    assert site["slurm"]["server_ip"] == ip
+
+
+@pytest.mark.parametrize("ip", ["node1", "10.1.2", "auto ", ""])
+def test_server_ip_refuses_names_and_garbage(ip):
+    with pytest.raises(SiteError, match=r"slurm\.server_ip .*'auto', '0\.0\.0\.0' or an IP"):
+        validate_site({**SLURM, "slurm": {**SLURM["slurm"], "server_ip": ip}}, "site.yaml")

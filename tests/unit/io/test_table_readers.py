@@ -1,5 +1,6 @@
 """Readers on real third-party files (scikit-hep-testdata 0.3.0 ROOT, PyTables' HDF5)."""
 
+import re
 from pathlib import Path
 
 import awkward as ak
@@ -131,3 +132,169 @@ def test_iterate_over_the_files_a_catalog_query_returns(tmp_path):
         good = cat.files(quality="good", format="parquet")
     x = np.concatenate([c["x"] for c in iterate(good, columns=["x"])])
     assert sorted(set(x)) == [1, 3]
+
+
+# ---------------------------------------------------------------- issue: readers that never misread
+@pytest.mark.parametrize(
+    ("row", "found"),
+    [("4,5,6,7", 4), ("4,,5,6", 4), ("4,5", 2), ('"4,5",6', 2)],
+)
+@pytest.mark.parametrize("columns", [None, ["a", "b"]])
+def test_csv_ragged_row_is_named_not_misread(tmp_path, row, found, columns):
+    path = tmp_path / "ragged.csv"
+    path.write_text(f"a,b,c\n1,2,3\n\n{row}\n7,8,9\n")
+    with pytest.raises(ReadError, match=rf"ragged\.csv: line 4 has {found} fields.* expected 3"):
+        read_table(path, columns=columns)
+    path.write_text("a,b,c\n1,2,3\n4,,6\n")  # an empty field is a missing value, not ragged
+    got = read_table(path, columns=columns)
+    assert got["b"].isna().tolist() == [False, True]
+
+
+def test_csv_text_that_looks_like_na_stays_text(tmp_path):
+    path = tmp_path / "names.csv"
+    path.write_text("det,e\nNA,1.5\nnull,nan\nNone,\n")
+    got = read_table(path)
+    assert got["det"].tolist() == ["NA", "null", "None"]
+    assert got["e"].dtype == np.float64
+    assert got["e"].isna().tolist() == [False, True, True]
+
+
+def test_root_grouping_branches_are_read_as_their_leaves():
+    path = root("uproot-small-evnt-tree-fullsplit.root")
+    got = read_table(path, library="np")
+    tree = uproot.open(path)["tree"]
+    leaves = tree.keys(filter_branch=lambda b: not b.branches)
+    assert list(got) == leaves
+    np.testing.assert_array_equal(got["evt/P3/P3.Px"], tree["evt/P3/P3.Px"].array(library="np"))
+    with pytest.raises(
+        ReadError, match=r"fullsplit\.root: branch 'evt/P3' .* grouping branch.*P3\.Px"
+    ):
+        read_table(path, columns=["evt/P3"])
+
+
+@pytest.mark.parametrize(
+    ("name", "branch"),
+    [
+        ("uproot-issue465-flat.root", "Evt/AAObject/any"),
+        ("uproot-mc10events.root", "Info/triggerBits"),
+        ("uproot-small-dy-nooffsets.root", "Jet_jetId"),
+    ],
+)
+def test_root_unreadable_branches_are_named_and_the_rest_reads(name, branch):
+    path = root(name)
+    with pytest.raises(ReadError) as err:
+        read_table(path, library="ak")
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: TTree")
+    assert repr(branch) in msg
+    assert "columns=" in msg
+    named = re.findall(r"'([^']+)'", msg.split("cannot be read")[0].split(": ", 2)[2])
+    assert branch in named
+    tree = uproot.open(path)[msg.split("'")[1]]
+    rest = [k for k in tree.keys(filter_branch=lambda b: not b.branches) if k not in named]
+    got = read_table(path, columns=rest[:20], library="ak")
+    assert len(got) == tree.num_entries
+
+
+def test_root_branches_shorter_than_their_tree_are_named():
+    with pytest.raises(ReadError, match=r"issue327\.root: TTree 'DstTree' holds 98 entries.*"):
+        read_table(root("uproot-issue327.root"))
+
+
+@pytest.mark.parametrize("library", ["np", "pd"])
+def test_root_doubly_jagged_columns_as_numpy_cells(library):
+    path = root("uproot-vectorVectorDouble.root")
+    got = read_table(path, library=library)
+    want = uproot.open(path)["t"]["x"].array(library="ak").to_list()
+    cells = list(got["x"])
+    assert len(cells) == len(want) == 5
+    for cell, expected in zip(cells, want, strict=True):
+        assert [list(inner) for inner in cell] == expected
+
+
+def test_root_files_without_a_ttree_say_what_they_hold():
+    with pytest.raises(ReadError, match=r"histograms\.root: holds no TTree.*TH1F.*'one'") as e:
+        read_table(root("uproot-histograms.root"))
+    assert "key=" not in str(e.value)
+    with pytest.raises(ReadError, match=r"ntpl001_staff\.root: holds no TTree.*RNTuple.*'Staff'"):
+        read_table(root("uproot-ntpl001_staff.root"))
+    with pytest.raises(ReadError, match=r"issue70\.root: holds no objects at all"):
+        read_table(root("uproot-issue70.root"))
+    # a TNtuple is a TTree
+    got = read_table(root("uproot-hepdata-example.root"), columns=["px"], library="np")
+    assert len(got["px"]) == uproot.open(root("uproot-hepdata-example.root"))["ntuple"].num_entries
+
+
+def test_pytables_time_columns_are_named():
+    with pytest.raises(
+        ReadError, match=r"times-nested-be\.h5: dataset '/tbl': column 'nested\.t64' .*H5T_TIME"
+    ):
+        read_table(H5 / "times-nested-be.h5")
+    # a group of 1-D datasets is a table; one of them is a float numpy has no type for
+    with pytest.raises(ReadError, match=r"float\.h5: dataset '/\w+': .*floating-point format"):
+        read_table(H5 / "float.h5")
+
+
+def test_hdf5_without_a_table_says_what_it_holds():
+    with pytest.raises(
+        ReadError, match=r"scalar\.h5: holds no table.*it holds /.* \(dataset, shape"
+    ):
+        read_table(H5 / "scalar.h5")
+
+
+def test_parquet_decimal_is_exact_or_a_named_error(tmp_path):
+    import decimal
+
+    import pyarrow as pa
+
+    path = tmp_path / "money.parquet"
+    values = [decimal.Decimal("1.25"), decimal.Decimal("-0.07")]
+    pq.write_table(pa.table({"price": pa.array(values, pa.decimal128(5, 2)), "n": [1, 2]}), path)
+    assert read_table(path)["price"].tolist() == values
+    with pytest.raises(ReadError, match=r"money\.parquet: column 'price' .*decimal.*library='pd'"):
+        read_table(path, library="ak")
+    assert read_table(path, columns=["n"], library="ak")["n"].tolist() == [1, 2]
+
+
+def test_zero_row_parquet_keeps_columns_and_types(tmp_path):
+    path = tmp_path / "empty.parquet"
+    df = pd.DataFrame({"e_keV": pd.Series([], dtype="float32"), "ch": pd.Series([], dtype="int16")})
+    write_parquet(df, path)
+    got = read_table(path)
+    assert got.shape == (0, 2)
+    assert got.dtypes.to_dict() == df.dtypes.to_dict()
+    arrays = read_table(path, library="np")
+    assert {k: v.dtype for k, v in arrays.items()} == {"e_keV": np.float32, "ch": np.int16}
+    assert str(read_table(path, library="ak").type) == "0 * {e_keV: float32, ch: int16}"
+    chunks = list(iterate(path, library="pd"))
+    assert len(chunks) == 1
+    assert list(chunks[0].columns) == ["e_keV", "ch"]
+
+
+def test_timestamps_keep_their_time_zone(tmp_path):
+    t = pd.date_range("2026-03-29 00:30", periods=4, freq="h", tz="Europe/Zurich")  # DST day
+    df = pd.DataFrame({"t": t, "x": np.arange(4)})
+    write_parquet(df, tmp_path / "t.parquet")
+    df.to_feather(tmp_path / "t.feather")
+    for name in ("t.parquet", "t.feather"):
+        got = read_table(tmp_path / name, filter=[("x", ">=", 1)])
+        assert got["t"].dtype == df["t"].dtype
+        assert str(got["t"].dt.tz) == "Europe/Zurich"
+        pd.testing.assert_series_equal(got["t"], df["t"][1:].reset_index(drop=True))
+        utc = read_table(tmp_path / name, library="np")["t"]  # numpy: exact UTC instants
+        np.testing.assert_array_equal(utc, t.tz_convert("UTC").tz_localize(None).to_numpy())
+
+
+def test_parquet_integers_with_nulls_stay_exact(tmp_path):
+    import pyarrow as pa
+
+    path = tmp_path / "ids.parquet"
+    big = 2**60 + 1  # not representable as float64
+    pq.write_table(pa.table({"id": pa.array([big, None, 3], pa.int64())}), path)
+    assert read_table(path)["id"].tolist()[::2] == [big, 3]
+    assert read_table(path)["id"].isna().tolist() == [False, True, False]
+    arr = read_table(path, library="np")["id"]
+    assert arr.dtype == np.int64
+    assert arr.mask.tolist() == [False, True, False]
+    assert int(arr[0]) == big
+    assert read_table(path, filter=[("id", ">", 0)], library="np")["id"].tolist() == [big, 3]

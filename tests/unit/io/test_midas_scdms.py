@@ -1,0 +1,193 @@
+"""The real SuperCDMS MIDAS file (det-lab/dataReaderWriter, MIT) streamed event by event, and
+damaged copies of it: every error names the file, the event serial number, the bank and the
+byte offset, and the events before the damage stay readable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from analysis_lib.io.kaitai import compile_ksy
+from analysis_lib.io.midas import MidasError, MidasFile
+from analysis_lib.io.scdms import FORMATS, open_scdms
+
+REAL = FORMATS / "51230216_125838_F0001.mid.gz"
+ODB_END = 16 + 17628  # first event header
+EV1_BANKS = ODB_END + 24  # SCD0 bank header of event 1
+EV2 = 804688  # event 2's header
+
+
+@pytest.fixture(scope="module")
+def raw() -> bytes:
+    return gzip.decompress(REAL.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def events():
+    return list(open_scdms(REAL).events())
+
+
+def test_real_file_run_facts_and_events(events, raw, tmp_path):
+    f = open_scdms(REAL)
+    assert f.compressed
+    assert f.start_time == dt.datetime(2023, 2, 16, 20, 59, 13, tzinfo=dt.UTC)
+    assert (f.series, f.file_number, f.bor_serial) == ("51230216_125838", 1, 0)
+    meta = f.metadata()
+    assert meta["sample_rate_hz"] == 625000.0
+    det = meta["detectors"]["Det01"]
+    assert (det["tower"], det["detector_type"]) == (1, 710)
+    assert det["phonon_channels_enabled"] == [True] * 12
+    assert (det["phonon_pre_pulse_samples"], det["phonon_on_pulse_samples"]) == (1024, 1024)
+    rnd, trig = events
+    assert (rnd.serial_number, rnd.trigger_type, rnd.traces.shape) == (1, "borr", (12, 32768))
+    assert (trig.serial_number, trig.trigger_type, trig.traces.shape) == (2, "physics", (12, 3008))
+    assert list(trig.pre_pulse_samples) == [1024] * 12
+    assert sorted(trig.channel_numbers) == list(range(12))
+    assert rnd.channels[0] == "Det01:P05"
+    assert rnd.trace("Det01:P05") is rnd.arrays[0]
+    # baselines as the README says; a pulse on the physics trigger, none on the random one
+    assert 28000 < np.median(rnd.traces) < 32000
+    on = trig.traces[:, 1024:2048].astype(float)
+    base = np.median(trig.traces[:, :1024], axis=1)
+    assert (on.max(axis=1) - base).max() > 1000
+    assert (rnd.traces.max(axis=1) - np.median(rnd.traces, axis=1)).max() < 400
+    # the (channels, samples) array is a view into the event buffer, not a copy
+    assert not rnd.traces.flags.owndata
+    assert rnd.traces.strides == (65556, 2)
+    # the same values from the uncompressed file
+    plain = tmp_path / "run.mid"
+    plain.write_bytes(raw)
+    again = list(open_scdms(plain).events())
+    assert not open_scdms(plain).compressed
+    for a, b in zip(events, again, strict=True):
+        assert np.array_equal(a.traces, b.traces)
+        assert a.channels == b.channels
+
+
+def test_events_equal_the_stock_kaitai_parser_sample_by_sample(events, raw):
+    """Each SCD0 bank through the stock generated parser (lists of ints) vs our arrays."""
+    stock = compile_ksy(FORMATS / "scdms.ksy", fast=False)
+    mf = MidasFile(REAL)
+    for ev, ours in zip(mf.events(), events, strict=True):
+        p = stock.parse(bytes(ev.banks["SCD0"].data))
+        chans = [c for d in p.trigger_blk[0].detector_blk for c in d.channel_blk]
+        assert len(chans) == ours.traces.shape[0]
+        for i, c in enumerate(chans):
+            assert ours.traces[i].tolist() == c.sample
+            assert ours.channel_numbers[i] == c.channel_num
+        assert ours.trigger_code == p.trigger_blk[0].event_hdr.trigger_type.value
+
+
+def test_trigger_type_filter(events):
+    f = open_scdms(REAL)
+    assert [e.serial_number for e in f.events(trigger_type="random")] == [1]
+    assert [e.serial_number for e in f.events(trigger_type="physics")] == [2]
+
+
+def read_until_error(path) -> tuple[list[int], MidasError]:
+    """The serial numbers read before the error, and the error."""
+    seen = []
+    try:
+        for ev in open_scdms(path).events():
+            seen.append(ev.serial_number)
+    except MidasError as e:
+        return seen, e
+    raise AssertionError(f"{path}: read without an error")
+
+
+def _damaged(tmp_path, raw: bytes, name: str, gz: bool) -> object:
+    p = tmp_path / (name + (".mid.gz" if gz else ".mid"))
+    p.write_bytes(gzip.compress(raw, compresslevel=1) if gz else raw)
+    return p
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_truncated_file_keeps_the_events_before(tmp_path, raw, gz):
+    cut = raw[: EV2 + 5000]  # inside event 2's data
+    p = _damaged(tmp_path, cut, "cut", gz)
+    seen, err = read_until_error(p)
+    assert seen == [1]
+    msg = str(err)
+    assert str(p) in msg
+    assert "event serial 2" in msg
+    assert f"byte offset {EV2 + 16}" in msg
+    assert "truncated" in msg or "cut short" in msg
+
+    # cut inside an event header
+    p = _damaged(tmp_path, raw[: EV2 + 7], "cut-header", gz)
+    with pytest.raises(
+        MidasError, match=rf"after event serial 1, the event header at byte offset {EV2}"
+    ):
+        list(open_scdms(p).events())
+    # cut inside the ODB dump
+    p = _damaged(tmp_path, raw[:1000], "cut-odb", gz)
+    with pytest.raises(
+        MidasError, match=r"the ODB dump \(17628 bytes announced\) at byte offset 16"
+    ):
+        open_scdms(p)
+
+
+def test_gzip_stream_cut_short(tmp_path, raw):
+    packed = gzip.compress(raw, compresslevel=1)
+    p = tmp_path / "short.mid.gz"
+    p.write_bytes(packed[: len(packed) - 3000])
+    seen, err = read_until_error(p)
+    assert seen == [1]
+    assert str(err).startswith(f"{p}: ")
+    assert "event serial 2" in str(err)
+    assert "uncompressed" in str(err)
+
+
+def test_bank_overrunning_its_event(tmp_path, raw):
+    b = bytearray(raw)
+    # event 2's SCD0 bank: its size word (name 4, type 4, size 4) after the 8-byte bank header
+    scd0 = EV2 + 24
+    assert b[scd0 : scd0 + 4] == b"SCD0"
+    struct.pack_into("<I", b, scd0 + 8, 10**6)
+    p = _damaged(tmp_path, bytes(b), "overrun", False)
+    seen, err = read_until_error(p)
+    assert seen == [1]
+    msg = str(err)
+    assert "event serial 2" in msg
+    assert "bank 'SCD0'" in msg
+    assert f"byte offset {scd0}" in msg
+    assert "declares 1000000 data bytes" in msg
+
+
+def test_unknown_bank_name(tmp_path, raw):
+    b = bytearray(raw)
+    ldv = raw.index(b"LDV0", EV2)
+    b[ldv : ldv + 4] = b"\x00\xffZ!"
+    p = _damaged(tmp_path, bytes(b), "badname", False)
+    evs, err = read_until_error(p)
+    assert evs == [1]
+    msg = str(err)
+    assert "event serial 2" in msg
+    assert f"byte offset {ldv}" in msg
+    assert "not a MIDAS bank name" in msg
+    assert "['SCD0']" in msg  # the banks read before it
+
+
+def test_payload_that_does_not_parse_names_bank_and_offset(tmp_path, raw):
+    b = bytearray(raw)
+    # event 1's payload: claim 4095 triggers (packed header word, low 12 bits)
+    struct.pack_into("<I", b, EV1_BANKS + 12, (8 << 12) | 0xFFF)
+    p = _damaged(tmp_path, bytes(b), "payload", False)
+    with pytest.raises(MidasError) as e:
+        list(open_scdms(p).events())
+    msg = str(e.value)
+    assert "event serial 1" in msg
+    assert "bank 'SCD0'" in msg
+    assert f"data at byte offset {EV1_BANKS + 12}" in msg
+    assert "does not parse as SuperCDMS v8" in msg
+
+
+def test_not_a_midas_file(tmp_path):
+    p = tmp_path / "x.mid"
+    p.write_bytes(b"\x00" * 64)
+    with pytest.raises(MidasError, match="not a MIDAS file: byte offset 0"):
+        MidasFile(p)
