@@ -8,9 +8,10 @@ hub (root) run commands for them (issue #14). This handler replaces it at the sa
 - the token must be the ``api_token`` of one of the user's servers (the one reporting);
 - that server must be starting (``pending == "spawn"``) and must not have reported yet;
 - the body is a JSON object with ``port`` (an integer in ``port_range``; 1–65535 when the
-  range is ``(0, 0)``) and optionally ``reported_ip``: the configured ``server_ip``, or, when
-  ``server_ip`` is a wildcard, ``""`` (the hub routes to the node Slurm names) or the node
-  name Slurm reports for the job;
+  range is ``(0, 0)``) and optionally ``reported_ip``: a concrete ``server_ip`` itself; with
+  ``auto``, an address of the job's node as Slurm reports it (``NodeAddr``, ``NodeHostName``
+  and what they resolve to; 127.0.0.1 too when the hub API itself is on loopback); with a
+  wildcard, ``""`` (the hub routes to the node Slurm names) or one of those addresses;
 - anything else → HTTP 400 naming what is allowed, and an ``AUDIT`` warning in the hub log.
 
 Nothing else on a spawner can be set from outside the hub.
@@ -28,6 +29,7 @@ from tornado import web
 ROUTE = r"/api/batchspawner"
 ALLOWED_KEYS = ("port", "reported_ip")
 WILDCARD = ("0.0.0.0", "::", "")
+AUTO = "auto"
 
 
 class ReportRefused(ValueError):
@@ -40,11 +42,13 @@ def _short(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def check_report(spawner, body: object, node: str | None = None) -> tuple[int, str]:
+def check_report(
+    spawner, body: object, node_addresses: list[str] | tuple[str, ...] = ()
+) -> tuple[int, str]:
     """The ``(port, reported_ip)`` of a valid report from ``spawner``'s own job.
 
-    ``node`` is the node name Slurm reports for the job (only needed when the job reports an
-    address other than ``server_ip``/``""``). Raises :class:`ReportRefused` otherwise.
+    ``node_addresses``: the job's node as Slurm reports it (names and addresses; needed when
+    ``server_ip`` is ``auto`` or a wildcard). Raises :class:`ReportRefused` otherwise.
     """
     if spawner.pending != "spawn":
         raise ReportRefused(
@@ -77,11 +81,16 @@ def check_report(spawner, body: object, node: str | None = None) -> tuple[int, s
     if not isinstance(ip, str):
         raise ReportRefused(f"reported_ip {_short(ip)} refused: need a string")
     server_ip = spawner.server_ip
-    # A concrete server_ip is where the job binds; with a wildcard the hub routes to the
-    # node Slurm names ("" = "ask Slurm"), or the job names that node itself.
-    allowed = [server_ip] if server_ip not in WILDCARD else ["", *([node] if node else [])]
+    # A concrete server_ip is where the job binds; with auto the job binds its node's
+    # address; with a wildcard the hub routes to the node Slurm names ("" = "ask Slurm").
+    if server_ip == AUTO:
+        allowed = list(node_addresses)
+    elif server_ip in WILDCARD:
+        allowed = ["", *node_addresses]
+    else:
+        allowed = [server_ip]
     if ip not in allowed:
-        names = ", ".join(repr(a) for a in allowed)
+        names = ", ".join(repr(a) for a in allowed) or "none known (Slurm did not say)"
         raise ReportRefused(
             f"reported_ip {_short(ip)} refused: allowed {names} "
             "(the configured server_ip, or the job's node as Slurm reports it)"
@@ -124,17 +133,17 @@ class SpawnerReportHandler(APIHandler):
             body: Any = json.loads(self.request.body or b"null")
         except ValueError:
             self._refuse('the body is not JSON: send {"port": N, "reported_ip": ADDRESS}', who)
-        node = None
+        addresses: list[str] = []
         if (
             isinstance(body, dict)
-            and spawner.server_ip in WILDCARD
+            and (spawner.server_ip == AUTO or spawner.server_ip in WILDCARD)
             and body.get("reported_ip") not in (None, "")
-            and hasattr(spawner, "job_info")
+            and spawner.pending == "spawn"
+            and hasattr(spawner, "node_addresses")
         ):
-            info = await spawner.job_info(fresh=True)
-            node = getattr(info, "node", None) or None
+            addresses = await spawner.node_addresses()
         try:
-            port, ip = check_report(spawner, body, node)
+            port, ip = check_report(spawner, body, addresses)
         except ReportRefused as e:
             self._refuse(str(e), who)
         spawner.reported_ip = ip

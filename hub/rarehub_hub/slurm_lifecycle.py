@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import os
 import pwd
+import re
 import shlex
 import time
+from urllib.parse import urlparse
 
 from batchspawner import SlurmSpawner
 from sqlalchemy.orm import object_session
@@ -38,6 +40,9 @@ from .slurm_squeue import (
     JobInfo,
     SqueueBatcher,
 )
+
+#: A single Slurm node name as squeue prints it (a node list like ``n[1-2]`` is not one).
+SLURM_NODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class SlurmJobLifecycle(SlurmSpawner):
@@ -69,6 +74,49 @@ class SlurmJobLifecycle(SlurmSpawner):
         if snap.jobs is None:
             return snap.error or "squeue failed"
         return snap.jobs.get(self.job_id)
+
+    async def node_addresses(self) -> list[str]:
+        """The job's node as Slurm reports it: its name, ``NodeAddr``, ``NodeHostName`` and
+        the addresses they resolve to (plus 127.0.0.1 when the hub API is on loopback, where
+        ``server_ip: auto`` binds loopback). Empty if Slurm does not say."""
+        info = await self.job_info(fresh=True)
+        node = info.node if isinstance(info, JobInfo) else ""
+        if not node or not SLURM_NODE.fullmatch(node):
+            return []
+        names = [node]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "scontrol",
+                "show",
+                "node",
+                "-o",
+                node,
+                env=self._slurm_env(),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            out, _ = await asyncio.wait_for(proc.communicate(), 10)
+        except (OSError, TimeoutError):
+            out = b""
+        for word in out.decode(errors="replace").split():
+            key, _, value = word.partition("=")
+            if key in ("NodeAddr", "NodeHostName") and value and value not in names:
+                names.append(value)
+        addresses = list(names)
+        for name in names:
+            try:
+                infos = await asyncio.wait_for(
+                    asyncio.get_running_loop().getaddrinfo(name, None), 5
+                )
+            except (OSError, TimeoutError):
+                continue
+            for *_, sockaddr in infos:
+                if sockaddr[0] not in addresses:
+                    addresses.append(sockaddr[0])
+        hub_api = urlparse(self.hub.api_url).hostname if self.hub else ""
+        if hub_api in ("127.0.0.1", "localhost", "::1") and "127.0.0.1" not in addresses:
+            addresses.append("127.0.0.1")
+        return addresses
 
     async def output_tail(self, lines: int = 15) -> str:
         """The end of the job's output file, read safely (:func:`read_user_tail`): a file the

@@ -172,10 +172,17 @@ def test_a_starting_server_reports_its_port_and_address():
     )
     wild = starting(server_ip="0.0.0.0", port_range=(0, 0))
     assert check_report(wild, {"port": 40000}) == (40000, "")
-    assert check_report(wild, {"port": 40000, "reported_ip": "node7"}, node="node7") == (
+    assert check_report(wild, {"port": 40000, "reported_ip": "node7"}, ["node7"]) == (
         40000,
         "node7",
     )
+    auto = starting(server_ip="auto")
+    body = {"port": 23001, "reported_ip": "10.1.0.7"}
+    assert check_report(auto, body, ["node7", "10.1.0.7"]) == (23001, "10.1.0.7")
+    with pytest.raises(ReportRefused, match=r"allowed 'node7', '10\.1\.0\.7'"):
+        check_report(auto, {**body, "reported_ip": "10.9.9.9"}, ["node7", "10.1.0.7"])
+    with pytest.raises(ReportRefused, match="none known"):
+        check_report(auto, body, [])
 
 
 @pytest.mark.parametrize(
