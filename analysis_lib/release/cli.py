@@ -79,13 +79,14 @@ def run_verify(args: argparse.Namespace) -> None:
         print("re-run output:\n" + report.rerun_output.rstrip())
     for p in report.problems:
         print(p)
+    if not run_code:
+        print("(no code of the bundle was run: --rerun re-makes the results in its image)")
     print(
         f"checked {report.checked_files} files, compared {report.compared_results} results, "
         f"executed {report.executed_notebooks} notebooks: "
         + ("OK" if report.ok else f"{len(report.problems)} problem(s)")
     )
-    if not run_code:
-        print("(no code of the bundle was run: --rerun re-makes the results in its image)")
+
     sys.exit(0 if report.ok else 1)
 
 
