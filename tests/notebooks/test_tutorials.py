@@ -694,6 +694,11 @@ def test_real_supercdms_data_finds_the_run_the_pulse_and_reads_a_new_format(
         "sum_peak_ADC": "float(np.convolve(channel_sum, np.ones(16) / 16, 'same').max())",
         "sensor_peaks": "[int(r.samples.max()) for r in parsed.records]",
         "sensor_fast": "sensor.fast_fields",
+        "my_root": "type(my_parsed).__name__",
+        "my_fast": "my_format.fast_fields",
+        "my_from": "str(my_format.directory)",
+        "compile_error": "compile_error",
+        "workdir": "str(Path.cwd())",
     }
     nb, res = run_notebook(
         "08-real-supercdms-data", rarehub_image, demo_data, results_store, tmp_path, probe=probe
@@ -726,3 +731,9 @@ def test_real_supercdms_data_finds_the_run_the_pulse_and_reads_a_new_format(
         pos += 2 * n_ch * n_s
     assert res["sensor_peaks"] == peaks
     assert res["sensor_fast"] == ["sensor_demo.samples"]
+    # the user's edited copy was compiled in the image, by Node.js and the pinned compiler
+    assert res["my_root"] == "MySensor"
+    assert res["my_fast"] == ["my_sensor.samples"]
+    assert "/formats/compiled/" not in res["my_from"]  # not a shipped parser: compiled here
+    assert res["compile_error"].startswith(f"KsyError: {res['workdir']}/broken.ksy:")
+    assert "unable to find type 's3'" in res["compile_error"]
