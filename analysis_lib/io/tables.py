@@ -777,6 +777,21 @@ def _h5_failure(path, ds, sl: slice, err: Exception) -> ReadError:
     )
 
 
+def _h5_vlen_text(path, obj, column: str, v: np.ndarray, start: int) -> np.ndarray:
+    """Variable-length HDF5 strings (which h5py reads as bytes) as str, like fixed ones."""
+    out = np.empty(v.shape, dtype=object)
+    for idx in np.ndindex(v.shape):
+        b = v[idx]
+        try:
+            out[idx] = b.decode("utf-8") if isinstance(b, bytes) else b
+        except UnicodeDecodeError:
+            raise ReadError(
+                f"{path}: {obj.name!r} column {column!r} row {start + idx[0]} holds {b!r},"
+                " which is not UTF-8 text; read the raw bytes with h5py"
+            ) from None
+    return out
+
+
 def _h5_text(path, obj, column: str, v: np.ndarray, start: int) -> np.ndarray:
     try:
         return np.char.decode(v, "utf-8")
@@ -807,14 +822,15 @@ def _iter_hdf5(path, columns, filter, step_size, key):
             names = list(dtype.names)
             n = obj.shape[0]
             parts = {name: obj for name in names}
+            file_dtypes = {name: dtype.fields[name][0].base for name in names}
             row_bytes = dtype.itemsize
             _h5_check_filters(path, obj)
         else:
             parts = {k: v for k, v in obj.items() if isinstance(v, h5py.Dataset)}
             names = list(parts)
             n = next(iter(parts.values())).shape[0]
+            file_dtypes = {k: _h5_dtype(path, d) for k, d in parts.items()}
             for d in parts.values():
-                _h5_dtype(path, d)
                 _h5_check_filters(path, d)
             row_bytes = sum(d.dtype.itemsize * int(np.prod(d.shape[1:])) for d in parts.values())
         where = f" ({obj.name})"
@@ -842,6 +858,8 @@ def _iter_hdf5(path, columns, filter, step_size, key):
             for c, v in chunk.items():
                 if v.dtype.kind == "S":
                     chunk[c] = _h5_text(path, obj, c, v, start)
+                elif v.dtype == object and h5py.check_string_dtype(file_dtypes[c]):
+                    chunk[c] = _h5_vlen_text(path, obj, c, v, start)  # h5py gives bytes
                 elif v.dtype.byteorder == ">":
                     chunk[c] = v.astype(v.dtype.newbyteorder("="))
             yield path, chunk, cols
