@@ -1056,13 +1056,19 @@ def iterate(
 ) -> Iterator[Any]:
     """Iterate over event tables in many files, one bounded chunk at a time.
 
+    Every file gives at least one chunk: a file with no rows gives one empty chunk that
+    carries its columns and their types. Anything that cannot be read exactly raises
+    :class:`ReadError` naming the file (see the module docstring for what each format
+    returns).
+
     Parameters
     ----------
     paths
         A file, a glob pattern, a list of them, or a table of files with a ``path`` column
         (e.g. ``catalog.files(run_type="physics", format="parquet")``).
     columns
-        Columns to return (default all). Unknown names raise :class:`ReadError`.
+        Columns to return (default all; for ROOT TTrees, the leaf branches). Unknown names
+        raise :class:`ReadError`.
     filter
         ``[(column, op, value), …]`` conditions that must all hold, or a callable
         ``chunk -> mask``. Filter columns need not be among ``columns``.
@@ -1076,11 +1082,6 @@ def iterate(
     format
         ``"parquet"``, ``"arrow"`` (IPC/Feather v2), ``"hdf5"``, ``"root"`` or ``"csv"``;
         default from each suffix.
-
-    Every file gives at least one chunk: a file with no rows gives one empty chunk that
-    carries its columns and their types. Anything that cannot be read exactly raises
-    :class:`ReadError` naming the file (see the module docstring for what each format
-    returns).
     """
     _check_library(library)
     for path in _expand(paths):
