@@ -32,17 +32,10 @@ APPS = {
 
 
 def catalog_target(text: str) -> str | Path:
-    """``--catalog``: a server URL (refused with a password in it: ``ps`` shows it) or a path."""
-    from analysis_lib.catalog.connect import has_password, is_server_url
+    """``--catalog``: a server URL without password, or a path."""
+    from analysis_lib.catalog.connect import catalog_argument
 
-    if is_server_url(text):
-        if has_password(text):
-            raise argparse.ArgumentTypeError(
-                "a password in a command line is visible to every user; keep it in ~/.pgpass"
-                " or PGPASSFILE and give the URL without it"
-            )
-        return text
-    return Path(text)
+    return catalog_argument(text)
 
 
 def _absolute(catalog: str | Path) -> str | Path:

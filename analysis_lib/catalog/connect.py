@@ -34,6 +34,21 @@ def is_server_url(target: object) -> bool:
     return isinstance(target, str) and bool(_SERVER_URL.match(target))
 
 
+def catalog_argument(text: str) -> str | Path:
+    """An argparse ``type=`` for options naming a catalog: a server URL stays text (and is
+    refused with a password in it: ``ps`` shows command lines to every user), else a path."""
+    import argparse
+
+    if is_server_url(text):
+        if has_password(text):
+            raise argparse.ArgumentTypeError(
+                "a password in a command line is visible to every user; keep it in ~/.pgpass"
+                " or PGPASSFILE and give the URL without it"
+            )
+        return text
+    return Path(text)
+
+
 def has_password(url: str) -> bool:
     """Whether a server URL carries a password (``postgresql://user:secret@host/db``)."""
     return bool(_PASSWORD_IN_URL.match(url))

@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from ..catalog.connect import catalog_argument
+
 
 def _ingest(args) -> None:
     from . import IngestError, ingest_midas
@@ -47,7 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    p.add_argument("--db", required=True, type=Path, help="the catalog database (created if new)")
+    p.add_argument(
+        "--db",
+        required=True,
+        type=catalog_argument,
+        help="the catalog: a SQLite file (created if new) or a postgresql:// URL",
+    )
     p.add_argument("--dataset", default="supercdms", help="dataset name (default: supercdms)")
     p.add_argument("--detector", help="detector name (default: the ODB's detectors)")
     p.add_argument(

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from postgres import as_postgres, missing_requirements, start_postgres
+from postgres import as_postgres
 
 from rarehub_testing import REPO, free_port_block, require_executable, wait_for
 
@@ -39,14 +39,14 @@ def installed_code_only():
 
 
 @pytest.fixture(scope="module")
-def postgres():
-    """A throw-away PostgreSQL cluster on 127.0.0.1:<free port>, socket in its folder
-    (tests/support/postgres.py)."""
-    why = missing_requirements()
-    if why:
-        pytest.skip(why)
-    with start_postgres() as server:
-        yield {"port": server.port, "socket_dir": server.socket_dir, "bin": server.bin}
+def postgres(postgres_server):
+    """The session's throw-away PostgreSQL on 127.0.0.1:<free port>, socket in its folder
+    (tests/conftest.py, tests/support/postgres.py)."""
+    return {
+        "port": postgres_server.port,
+        "socket_dir": postgres_server.socket_dir,
+        "bin": postgres_server.bin,
+    }
 
 
 def processes_under(prefix: Path) -> list[str]:
