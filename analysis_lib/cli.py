@@ -21,6 +21,7 @@ from . import __version__
 COMMAND_MODULES = [
     "analysis_lib.demo.cli",
     "analysis_lib.catalog.cli",
+    "analysis_lib.ingest.cli",
     "analysis_lib.steps.cli",
     "analysis_lib.beam.cli",
     "analysis_lib.apps.cli",

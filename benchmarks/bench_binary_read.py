@@ -9,31 +9,28 @@ Measured in one run, on the demo germanium DAQ format (``analysis_lib.demo.ge.DA
   validates the file size and checks every record's sync word; the hand-written side
   hard-codes the dtype and offset.
 * **declarative vs the Kaitai-generated Python parser** — target ≥ 8×. The same ``.ksy``
-  is compiled by the npm ``kaitai-struct-compiler`` (installed into a temporary folder, not
-  the repository) and run with the PyPI ``kaitaistruct`` runtime on a prefix of the file
+  is compiled by the npm ``kaitai-struct-compiler`` (the pinned one ``./dev`` installs, run
+  through ``analysis_lib.io.kaitai``; stock parser, no numpy) and run with the PyPI
+  ``kaitaistruct`` runtime on a prefix of the file
   (it parses value by value, so the whole file would take many minutes); throughputs in
   MB/s are compared.
 
 Files live in a temporary folder under /tmp and are deleted at the end. Numbers are for a
 warm page cache (the file is read once before timing), best of ``--repeat``.
 
-Run:  python benchmarks/bench_binary_read.py [--mb 520] [--kaitai-records 200]
+Run:  python benchmarks/bench_binary_read.py [--mb 520] [--kaitai-records 200] [--smoke]
+``--smoke``: a 2 MB file, one repeat, in seconds (no targets, ratios printed).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import json
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from analysis_lib.demo.ge import DAQ_FORMAT
 from analysis_lib.io.binary import load_format, write_records
@@ -112,44 +109,15 @@ def read_handwritten(path: Path, n_channels=4, n_samples=4096) -> tuple[int, np.
     return total, head
 
 
-def build_kaitai_parser(ksy_text: str, workdir: Path) -> Path:
-    """Install kaitai-struct-compiler (npm) into ``workdir`` and compile the .ksy to Python."""
-    npm = shutil.which("npm")
-    node = shutil.which("node")
-    if not (npm and node):
-        raise SystemExit("node and npm are needed for the Kaitai baseline")
-    subprocess.run(
-        [
-            npm,
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-            str(workdir),
-            f"kaitai-struct-compiler@{KSC_VERSION}",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (workdir / "ksy.json").write_text(json.dumps(yaml.safe_load(ksy_text)))
-    (workdir / "compile.js").write_text(
-        'const fs = require("fs");\n'
-        'const c = require("kaitai-struct-compiler");\n'
-        "const ksy = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));\n"
-        'c.compile("python", ksy, null, false).then((files) => {\n'
-        "  for (const [n, t] of Object.entries(files)) {\n"
-        "    fs.writeFileSync(process.argv[3] + '/' + n, t); console.log(n); }\n"
-        "}).catch((e) => { console.error(String(e)); process.exit(1); });\n"
-    )
-    out = subprocess.run(
-        [node, str(workdir / "compile.js"), str(workdir / "ksy.json"), str(workdir)],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={"NODE_PATH": str(workdir / "node_modules"), "PATH": "/usr/bin"},
-        cwd=workdir,
-    )
-    return workdir / out.stdout.split()[0]
+def build_kaitai_parser(ksy_text: str, workdir: Path):
+    """The stock parser the official compiler generates from the .ksy (the pinned npm
+    kaitai-struct-compiler that ./dev installs, via analysis_lib.io.kaitai), unpatched."""
+    from analysis_lib.io.kaitai import compile_ksy
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    ksy = workdir / "ge_daq.ksy"
+    ksy.write_text(ksy_text)
+    return compile_ksy(ksy, fast=False).root
 
 
 def main() -> None:
@@ -194,18 +162,7 @@ def main() -> None:
             " (target ≥ 0.80)"
         )
 
-        parser_py = build_kaitai_parser(DAQ_FORMAT, work / "ksc")
-        spec = importlib.util.spec_from_file_location(parser_py.stem, parser_py)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[parser_py.stem] = mod
-        spec.loader.exec_module(mod)
-        cls = next(
-            v
-            for k, v in vars(mod).items()
-            if isinstance(v, type)
-            and k != "KaitaiStruct"
-            and getattr(v, "__module__", "") == parser_py.stem
-        )
+        cls = build_kaitai_parser(DAQ_FORMAT, work / "ksc")
         prefix = work / "prefix.bin"
         with open(data, "rb") as src, open(prefix, "wb") as dst:
             dst.write(src.read(HEADER_BYTES + a.kaitai_records * rec_bytes))

@@ -54,3 +54,22 @@ def slurm_cluster():
         pytest.skip(f"no Slurm cluster: {why}")
     with slurm.start_slurm_cluster() as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL server on 127.0.0.1 for the whole run (tests/support/postgres.py).
+
+    Yields a ``postgres.PgServer``: ``.url(db, user)`` (no password in it), ``.psql(sql)``,
+    ``.create_database()``, ``.add_password(user, pw)``. ``PGPASSFILE`` points at its
+    password file while the session runs, so clients (and their subprocesses) log in the way
+    sites do. Skips (a failure under CI=true) without root or the Debian package.
+    """
+    import postgres
+
+    why = postgres.missing_requirements()
+    if why:
+        pytest.skip(f"no PostgreSQL server: {why}")
+    with postgres.start_postgres() as server, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PGPASSFILE", str(server.pgpass))
+        yield server

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 
 def script_args(argv: list[str], description: str) -> argparse.Namespace:
     """Parse the ``--args`` that ``panel serve`` hands to an app script in ``sys.argv``."""
     parser = argparse.ArgumentParser(prog="panel serve … --args", description=description)
-    parser.add_argument("--catalog", type=Path, required=True, help="catalog database")
+    from .cli import catalog_target
+
+    parser.add_argument(
+        "--catalog", type=catalog_target, required=True, help="catalog: a file or a URL"
+    )
     return parser.parse_args(argv)

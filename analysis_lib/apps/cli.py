@@ -31,6 +31,17 @@ APPS = {
 }
 
 
+def catalog_target(text: str) -> str | Path:
+    """``--catalog``: a server URL without password, or a path."""
+    from analysis_lib.catalog.connect import catalog_argument
+
+    return catalog_argument(text)
+
+
+def _absolute(catalog: str | Path) -> str | Path:
+    return catalog.absolute() if isinstance(catalog, Path) else catalog
+
+
 def run_monitor(args: argparse.Namespace) -> None:
     import importlib
     import threading
@@ -39,7 +50,7 @@ def run_monitor(args: argparse.Namespace) -> None:
 
     from .storage import Thresholds
 
-    if not args.catalog.is_file():
+    if isinstance(args.catalog, Path) and not args.catalog.is_file():
         raise SystemExit(f"rarehub monitor: no catalog database at {args.catalog}")
     module_name, title = APPS[args.app]
     extra_patterns = []
@@ -69,7 +80,7 @@ def run_monitor(args: argparse.Namespace) -> None:
                 r"/metrics",
                 MetricsHandler,
                 {
-                    "catalog_path": args.catalog.absolute(),
+                    "catalog_path": _absolute(args.catalog),
                     "thresholds": thresholds,
                     "results": kwargs.get("results"),
                     "older_than_days": args.older_than_days,
@@ -80,7 +91,7 @@ def run_monitor(args: argparse.Namespace) -> None:
         from .dq_metrics import DQMetricsHandler
 
         extra_patterns.append(
-            (r"/metrics", DQMetricsHandler, {"catalog_path": args.catalog.absolute()})
+            (r"/metrics", DQMetricsHandler, {"catalog_path": _absolute(args.catalog)})
         )
     if args.auth_module is not None:
         if not args.auth_module.is_file():
@@ -89,7 +100,7 @@ def run_monitor(args: argparse.Namespace) -> None:
 
         extra["auth_provider"] = AuthModule(str(args.auth_module))
     origins = args.allow_websocket_origin or [f"{args.address}:{args.port}"]
-    catalog = args.catalog.absolute()
+    catalog = _absolute(args.catalog)
 
     def factory():  # a plain function: Panel calls it once per browser session
         return importlib.import_module(module_name).create_app(catalog, **kwargs)
@@ -129,7 +140,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("app", choices=sorted(APPS), help="which app to serve")
-    p.add_argument("--catalog", type=Path, required=True, help="catalog database (SQLite)")
+    p.add_argument(
+        "--catalog",
+        type=catalog_target,
+        required=True,
+        help="catalog: a SQLite file or a postgresql://USER@HOST/DB URL (password in"
+        " ~/.pgpass or PGPASSFILE, never here)",
+    )
     p.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=5006, help="port (default 5006)")
     p.add_argument(

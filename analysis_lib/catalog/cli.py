@@ -1,4 +1,4 @@
-"""``rarehub catalog``: scan, add, flag, list, query, show and verify a catalog.
+"""``rarehub catalog``: scan, add, flag, list, query, show, verify, snapshot and migrate.
 
 Examples::
 
@@ -6,20 +6,66 @@ Examples::
     rarehub catalog --db data/catalog.sqlite query --detector ge1 --run-type physics \\
         --quality good --start 2026-01-01 --end 2026-02-01 --out good-runs.yaml
     rarehub catalog --db data/catalog.sqlite verify
+    rarehub catalog --db postgresql://reader@db.example.org/rarehub \\
+        --snapshot /cvmfs/exp/catalog.sqlite list runs
+    rarehub catalog --db data/catalog.sqlite migrate --to postgresql://admin@db/rarehub
+
+Which catalog: ``--db`` (a SQLite path or a ``postgresql://`` URL without password), else
+``--db-url-file FILE``, else the environment (``RAREHUB_CATALOG_URL_FILE``, then
+``RAREHUB_CATALOG_URL``), else ``./catalog.sqlite``. Passwords live in ``~/.pgpass``
+(``PGPASSFILE``) or in a URL file only its owner reads — a command line is visible to every
+user of the machine, so a URL with a password there is refused.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 
-def _open(args, create: bool = False, readonly: bool = False):
-    from .store import Catalog
+def _target(args) -> str | Path:
+    """The catalog to open, from the options and the environment (see the module docstring)."""
+    from .connect import ENV_URL, ENV_URL_FILE, has_password, is_server_url, read_url_file
+    from .store import CatalogError
 
-    return Catalog.open(args.db, create=create, readonly=readonly)
+    if args.db is not None:
+        if is_server_url(args.db):
+            if has_password(args.db):
+                raise CatalogError(
+                    "--db: a password in a command line is visible to every user of this"
+                    " machine; put it in ~/.pgpass (or PGPASSFILE) or in a URL file readable"
+                    " only by you (--db-url-file)"
+                )
+            return args.db
+        return Path(args.db)
+    if args.db_url_file is not None:
+        return read_url_file(args.db_url_file)
+    if os.environ.get(ENV_URL_FILE):
+        return read_url_file(os.environ[ENV_URL_FILE])
+    if os.environ.get(ENV_URL):
+        return os.environ[ENV_URL]
+    return Path("catalog.sqlite")
+
+
+def _open(args, create: bool = False, readonly: bool = False):
+    import warnings
+
+    from .connect import is_server_url
+    from .store import Catalog, CatalogFallbackWarning
+
+    target = _target(args)
+    new = create and not is_server_url(target) and not Path(target).exists()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CatalogFallbackWarning)
+        cat = Catalog.open(target, create=create, readonly=readonly, snapshot=args.snapshot)
+    for w in caught:  # the fallback to a snapshot, said on stderr with the snapshot's age
+        print(f"rarehub catalog: warning: {w.message}", file=sys.stderr)
+    if new:
+        print(f"rarehub catalog: created a new, empty catalog at {cat.path}", file=sys.stderr)
+    return cat
 
 
 def _print(df, columns=None) -> None:
@@ -169,6 +215,60 @@ def _verify(args) -> None:
         sys.exit(1)
 
 
+def _init(args) -> None:
+    with _open(args, create=True) as cat:
+        print(f"catalog {cat.path}: schema version {cat.meta()['schema_version']} ({cat.backend})")
+
+
+def _to_target(args) -> str | Path:
+    from .connect import has_password, is_server_url, read_url_file
+    from .store import CatalogError
+
+    if args.to_url_file is not None:
+        return read_url_file(args.to_url_file)
+    if args.to is None:
+        raise CatalogError("migrate: give --to URL_OR_PATH or --to-url-file FILE")
+    if is_server_url(args.to):
+        if has_password(args.to):
+            raise CatalogError(
+                "--to: a password in a command line is visible to every user of this machine;"
+                " put it in ~/.pgpass (or PGPASSFILE) or use --to-url-file"
+            )
+        return args.to
+    return Path(args.to)
+
+
+def _migrate(args) -> None:
+    from .connect import redact
+    from .copying import migrate
+
+    target = _to_target(args)
+    with _open(args) as src:
+        report = migrate(src, target)
+    counts = ", ".join(f"{n} {t}" for t, n in report["counts"].items())
+    print(f"copied {counts} into {redact(str(target))}")
+    print(f"checksums intact: files digest {report['files_sha256_digest']} on both sides")
+
+
+def _snapshot(args) -> None:
+    from .copying import snapshot
+
+    with _open(args, readonly=True) as src:
+        report = snapshot(src, args.to)
+    print(
+        f"snapshot {args.to} taken {report['snapshot_utc']}:"
+        f" {report['counts'].get('files', 0)} files, read-only"
+    )
+
+
+def _roles(args) -> None:
+    from .roles import grant_roles
+
+    with _open(args) as cat:
+        for line in grant_roles(cat, readers=args.reader, writers=args.writer):
+            print(line)
+
+
 def run_catalog(args: argparse.Namespace) -> None:
     from .store import CatalogError
 
@@ -184,14 +284,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "catalog",
-        help="the data catalog: scan, add, flag, list, query, show, verify",
+        help="the data catalog: scan, add, flag, list, query, show, verify, snapshot, migrate",
         description="Datasets, runs and files with checksums, run types and data quality.",
     )
     p.add_argument(
         "--db",
+        help="catalog: a SQLite file or a postgresql://USER@HOST[:PORT]/DB URL, password in"
+        " ~/.pgpass (default: $RAREHUB_CATALOG_URL_FILE, $RAREHUB_CATALOG_URL, ./catalog.sqlite)",
+    )
+    p.add_argument(
+        "--db-url-file",
         type=Path,
-        default=Path("catalog.sqlite"),
-        help="catalog database (default: ./catalog.sqlite)",
+        help="read the catalog URL from this file (mode 600 if it holds a password)",
+    )
+    p.add_argument(
+        "--snapshot",
+        type=Path,
+        help="a snapshot (catalog snapshot --to) to read when the server cannot be reached",
     )
     p.set_defaults(func=run_catalog)
     cmds = p.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
@@ -250,3 +359,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     v = cmds.add_parser("verify", help="re-check sizes and checksums (exit 1 on problems)")
     v.add_argument("--dataset")
     v.set_defaults(action=_verify)
+
+    i = cmds.add_parser("init", help="create the catalog, or upgrade it to the current schema")
+    i.set_defaults(action=_init)
+
+    m = cmds.add_parser(
+        "migrate", help="copy this catalog into an empty server database (checksums verified)"
+    )
+    m.add_argument("--to", help="postgresql://USER@HOST[:PORT]/DB (password in ~/.pgpass)")
+    m.add_argument("--to-url-file", type=Path, help="read the target URL from this file")
+    m.set_defaults(action=_migrate)
+
+    sn = cmds.add_parser("snapshot", help="write a read-only, timestamped SQLite copy")
+    sn.add_argument("--to", type=Path, required=True, help="the snapshot file (FILE.sqlite)")
+    sn.set_defaults(action=_snapshot)
+
+    r = cmds.add_parser("roles", help="PostgreSQL: grant read-only and writer roles")
+    r.add_argument("--reader", action="append", default=[], help="read-only role (repeatable)")
+    r.add_argument("--writer", action="append", default=[], help="writer role (repeatable)")
+    r.set_defaults(action=_roles)

@@ -1,112 +1,72 @@
-"""The catalog: datasets → runs → files, in one SQLite database in WAL mode.
+"""The catalog: datasets → runs → files, in SQLite (one machine) or PostgreSQL (a site).
 
-Why SQLite in WAL mode
-----------------------
-- *Standard and inspectable*: one file that ``sqlite3 catalog.sqlite .schema`` opens anywhere,
-  no server to run on a laptop, a login node or inside a batch job.
-- *Concurrency-safe*: WAL lets many readers (notebooks, the storage monitor) read while one
-  writer commits; writers wait on a busy timeout instead of failing.
-- *Atomic*: every public write is one transaction (``synchronous=FULL``); a writer killed
-  with ``kill -9`` mid-transaction leaves the database exactly as it was before that
-  transaction (the uncommitted WAL frames are discarded on the next open).
+One API, two backends, through SQLAlchemy Core (no ORM) and alembic migrations:
 
-Paths of files inside the catalog's folder are stored relative to it, so a folder holding a
-catalog and its data (the demo data, a release bundle) can be copied or moved as a whole.
-Times are stored as ISO-8601 UTC text (``2026-11-25T21:00:00.000000Z``), which sorts and
-compares correctly as text and reads well in the SQLite shell.
+- **SQLite in WAL mode** (the default, a path): one file that ``sqlite3 catalog.sqlite
+  .schema`` opens anywhere, no server to run on a laptop, a login node or inside a batch job.
+  WAL lets many readers read while one writer commits; writers wait on a busy timeout. Paths
+  of files inside the catalog's folder are stored relative to it, so a folder holding a
+  catalog and its data (the demo data, a release bundle) can be copied or moved as a whole.
+- **PostgreSQL** (a ``postgresql://`` URL): the catalog a collaboration shares, written by
+  Slurm jobs on many hosts at once (WAL needs shared memory on one host and does not work on
+  NFS). Paths are stored absolute. Roles: see ``docs/howto/catalog-server.md``.
+
+Every public write is one short transaction (``synchronous=FULL`` on SQLite); a writer killed
+with ``kill -9`` mid-transaction leaves the database as it was before. Slow work (hashing,
+``stat``) happens before the transaction opens, so no writer waits on another's disk reads.
+Times are ISO-8601 UTC text (``2026-11-25T21:00:00.000000Z``) and JSON is text in both
+backends, so rows copy between them unchanged (``rarehub catalog migrate``, ``snapshot``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
+import numbers
 import os
 import re
 import sqlite3
+import stat
 import threading
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
 
+from .connect import is_server_url, redact, sqlalchemy_url, upgrade_schema
 from .constants import FORMATS_BY_SUFFIX, QUALITIES, RUN_TYPES
+from .schema import SCHEMA_HEAD, SCHEMA_VERSION
+from .schema import files as files_table
+from .schema import runs as runs_table
 
-SCHEMA_VERSION = 1
+__all__ = [
+    "SCHEMA_HEAD",
+    "SCHEMA_VERSION",
+    "Catalog",
+    "CatalogError",
+    "CatalogFallbackWarning",
+    "sha256_file",
+    "utc_text",
+]
+
 _CHUNK_BYTES = 1 << 20
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS datasets (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    detector TEXT,
-    description TEXT NOT NULL DEFAULT '',
-    simulated INTEGER NOT NULL DEFAULT 0,
-    generator TEXT,            -- e.g. 'Geant4', 'NEST', 'analysis_lib.demo'
-    generator_version TEXT,
-    generator_config TEXT,     -- JSON: the configuration the generator ran with
-    created_utc TEXT NOT NULL,
-    metadata TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    dataset_id INTEGER NOT NULL REFERENCES datasets(id),
-    run_number INTEGER NOT NULL,
-    detector TEXT,
-    run_type TEXT NOT NULL CHECK (run_type IN
-        ('physics', 'calibration', 'noise', 'beam-off', 'simulation')),
-    start_utc TEXT,
-    end_utc TEXT,
-    quality TEXT NOT NULL DEFAULT 'unknown' CHECK (quality IN ('good', 'bad', 'unknown')),
-    dq_flags TEXT NOT NULL DEFAULT '[]',   -- JSON list of data-quality flag names
-    metadata TEXT NOT NULL DEFAULT '{}',
-    UNIQUE (dataset_id, run_number)
-);
-CREATE TABLE IF NOT EXISTS files (
-    id INTEGER PRIMARY KEY,
-    dataset_id INTEGER NOT NULL REFERENCES datasets(id),
-    run_id INTEGER REFERENCES runs(id),
-    path TEXT NOT NULL UNIQUE,  -- relative to the catalog folder when inside it
-    volume TEXT NOT NULL,       -- the mount point the file lives on
-    size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
-    sha256 TEXT NOT NULL,
-    format TEXT NOT NULL,
-    start_utc TEXT,
-    end_utc TEXT,
-    added_utc TEXT NOT NULL,
-    verified_utc TEXT,
-    metadata TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS growth (
-    day TEXT NOT NULL,          -- UTC date, YYYY-MM-DD
-    dataset_id INTEGER NOT NULL REFERENCES datasets(id),
-    volume TEXT NOT NULL,
-    bytes_added INTEGER NOT NULL,
-    files_added INTEGER NOT NULL,
-    PRIMARY KEY (day, dataset_id, volume)
-);
-CREATE TABLE IF NOT EXISTS deletions (
-    id INTEGER PRIMARY KEY,
-    path TEXT NOT NULL,
-    dataset TEXT,
-    result_key TEXT,            -- e.g. the lineage key of a processed result
-    size_bytes INTEGER NOT NULL,
-    sha256 TEXT,
-    reason TEXT NOT NULL,
-    deleted_utc TEXT NOT NULL,
-    metadata TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS deletions_by_time ON deletions (deleted_utc);
-CREATE INDEX IF NOT EXISTS runs_by_detector ON runs (detector, run_type, start_utc);
-CREATE INDEX IF NOT EXISTS files_by_run ON files (run_id);
-"""
+_SCAN_BATCH = 500  # files per scan transaction: each a few ms, so other writers barely wait
+_IN_CHUNK = 500  # ids per IN (...) list
 
 
 class CatalogError(Exception):
     """A catalog operation failed: the message names the dataset, run or file."""
+
+
+class CatalogFallbackWarning(UserWarning):
+    """The catalog server could not be reached; a read-only snapshot is being read instead."""
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -164,25 +124,136 @@ def _refuse_unmerged_wal(path: Path) -> None:
         )
 
 
-class Catalog:
-    """A catalog of datasets, runs and files in an SQLite database (WAL mode).
+@functools.lru_cache(maxsize=512)
+def _sql(statement: str) -> sa.TextClause:
+    return sa.text(statement)
 
-    Open with :meth:`Catalog.open`; use as a context manager or call :meth:`close`.
+
+def _values(name: str, value: Any, *, kind: type, allowed: Sequence | None = None) -> list:
+    """One value or a list of them, each checked: the shared core of every query filter."""
+    values = [value] if isinstance(value, str | int) and not isinstance(value, bool) else value
+    try:
+        values = list(values)
+    except TypeError:
+        raise CatalogError(
+            f"{name} must be a {kind.__name__} or a list of them, got {value!r}"
+        ) from None
+    for v in values:
+        if kind is int and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
+            raise CatalogError(f"{name} {v!r} is not an integer")
+        if kind is not int and not isinstance(v, kind):
+            raise CatalogError(f"{name} {v!r} is not a {kind.__name__}")
+        if allowed is not None and v not in allowed:
+            raise CatalogError(f"{name} {v!r} not in {tuple(allowed)}")
+    return [int(v) for v in values] if kind is int else values
+
+
+class _Filter:
+    """WHERE clauses and bound parameters, built once for :meth:`Catalog.runs` and ``files``."""
+
+    def __init__(self) -> None:
+        self.where: list[str] = []
+        self.params: dict[str, Any] = {}
+
+    def _param(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    def isin(self, column: str, values: list) -> None:
+        if not values:
+            self.where.append("1 = 0")
+            return
+        self.where.append(f"{column} IN ({', '.join(self._param(v) for v in values)})")
+
+    def add(self, clause: str, *values: Any) -> None:
+        self.where.append(clause.format(*(self._param(v) for v in values)))
+
+    def sql(self) -> str:
+        return (" WHERE " + " AND ".join(self.where)) if self.where else ""
+
+
+def _run_filter(
+    *,
+    dataset=None,
+    run=None,
+    detector=None,
+    run_type=None,
+    quality=None,
+    start=None,
+    end=None,
+    format=None,
+) -> _Filter:
+    """The one filter builder: every keyword means the same in ``runs()`` and ``files()``.
+
+    A misspelt ``run_type`` or ``quality`` is an error naming the allowed values, never an
+    empty answer.
+    """
+    f = _Filter()
+    if dataset is not None:
+        f.isin("d.name", _values("dataset", dataset, kind=str))
+    if run is not None:
+        f.isin("r.run_number", _values("run", run, kind=int))
+    if detector is not None:
+        f.isin("r.detector", _values("detector", detector, kind=str))
+    if run_type is not None:
+        f.isin("r.run_type", _values("run_type", run_type, kind=str, allowed=RUN_TYPES))
+    if quality is not None:
+        f.isin("r.quality", _values("quality", quality, kind=str, allowed=QUALITIES))
+    if format is not None:
+        f.isin("f.format", _values("format", format, kind=str))
+    if start is not None:
+        f.add("(r.end_utc IS NULL OR r.end_utc > {})", utc_text(start))
+    if end is not None:
+        f.add("(r.start_utc IS NULL OR r.start_utc < {})", utc_text(end))
+    return f
+
+
+_FILES_SELECT = (
+    "SELECT f.id AS file_id, d.name AS dataset, r.run_number, r.run_type, r.detector,"
+    " f.path, f.volume, f.size_bytes, f.sha256, f.format, f.start_utc, f.end_utc,"
+    " f.added_utc, f.verified_utc, f.metadata"
+    " FROM files f JOIN datasets d ON d.id = f.dataset_id"
+    " LEFT JOIN runs r ON r.id = f.run_id"
+)
+_FILES_ORDER = " ORDER BY d.name, r.run_number NULLS FIRST, f.path"
+
+
+class Catalog:
+    """A catalog of datasets, runs and files in SQLite (a path) or PostgreSQL (a URL).
+
+    Open with :meth:`Catalog.open`; use as a context manager or call :meth:`close`. One
+    ``Catalog`` holds one database connection; threads may share it (calls are serialised).
 
     Examples
     --------
     >>> cat = Catalog.open("catalog.sqlite")                          # doctest: +SKIP
+    >>> cat = Catalog.open("postgresql://reader@db.example.org/rarehub", readonly=True,
+    ...                    snapshot="/cvmfs/exp/catalog-snapshot.sqlite")  # doctest: +SKIP
     >>> cat.runs(detector="ge1", run_type="physics", quality="good",
     ...          start="2026-01-01", end="2026-02-01")                 # doctest: +SKIP
     """
 
-    def __init__(self, path: Path, conn: sqlite3.Connection):
-        self.path = path
-        self.root = path.parent
-        self._conn = conn
+    def __init__(
+        self,
+        *,
+        engine: sa.Engine,
+        backend: str,
+        path: Path | str,
+        root: Path | None,
+        readonly: bool,
+    ):
+        self.backend = backend  # "sqlite" or "postgresql"
+        self.path = path  # the SQLite file, or the server URL without its password
+        self.root = root  # relative paths are relative to this folder (SQLite only)
+        self.readonly = readonly
+        self.snapshot_age_s: float | None = None  # set when reading a fallback snapshot
+        self._engine = engine
+        self._conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         self._lock = threading.RLock()
         self._depth = 0
-        self.readonly = False
+        # the folder relative paths hang from, resolved, with a trailing "/"
+        self._real_root = (os.path.realpath(root).rstrip("/") + "/") if root is not None else None
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -193,19 +264,62 @@ class Catalog:
         create: bool = True,
         readonly: bool = False,
         timeout_s: float = 30.0,
-    ):
-        """Open (and with ``create=True`` create) the catalog database at ``path``.
+        snapshot: str | os.PathLike | None = None,
+    ) -> Catalog:
+        """Open (and with ``create=True`` create) the catalog at ``path``.
 
-        ``readonly=True`` opens an existing catalog for queries only (e.g. on a shared,
-        read-only data volume); any write then raises :class:`CatalogError`.
+        ``path`` is a SQLite file or a ``postgresql://user@host[:port]/db`` URL (keep the
+        password in ``~/.pgpass``, ``PGPASSFILE`` or ``PGPASSWORD``, never in the URL you
+        type). ``create=True`` makes a new SQLite file — only inside an existing folder, so
+        that a mistyped folder is an error, not a silently empty catalog — or the tables in
+        an empty PostgreSQL database. An older catalog is migrated to the current schema in
+        place on a writable open.
+
+        ``readonly=True`` opens for queries only (a shared read-only volume, an analyzer's
+        server); any write then raises :class:`CatalogError`. ``snapshot`` names a SQLite
+        snapshot (``rarehub catalog snapshot``) to read, read-only, when the server cannot be
+        reached; a :class:`CatalogFallbackWarning` then says so and gives the snapshot's age.
         """
+        if is_server_url(path):
+            try:
+                return cls._open_server(
+                    str(path), create=create, readonly=readonly, timeout_s=timeout_s
+                )
+            except _Unreachable as e:
+                if snapshot is None:
+                    raise CatalogError(str(e)) from None
+                cat = cls.open(snapshot, create=False, readonly=True)
+                taken = cat.meta().get("snapshot_utc")
+                age = (
+                    (datetime.now(UTC) - pd.Timestamp(taken).to_pydatetime()).total_seconds()
+                    if taken
+                    else None
+                )
+                cat.snapshot_age_s = age
+                warnings.warn(
+                    CatalogFallbackWarning(
+                        f"{e}; reading the snapshot {snapshot} instead (read-only, taken"
+                        f" {taken or 'at an unknown time'}: {_age_text(age)} old)"
+                    ),
+                    stacklevel=2,
+                )
+                return cat
+        if isinstance(path, str) and path.startswith("sqlite:///"):
+            path = path[len("sqlite:///") :]
         path = Path(path).absolute()
         if not path.exists():
             if not create or readonly:
                 raise CatalogError(f"no catalog at {path} (create it with create=True)")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.is_dir():
+                missing = path.parent
+                while not missing.parent.is_dir():
+                    missing = missing.parent
+                raise CatalogError(
+                    f"cannot create a catalog at {path}: the folder {missing} does not exist"
+                    " (a typo? create the folder first)"
+                )
         if readonly:
-            return cls._open_readonly(path, timeout_s)
+            return cls._open_sqlite_readonly(path, timeout_s)
         try:
             conn = sqlite3.connect(
                 path, timeout=timeout_s, isolation_level=None, check_same_thread=False
@@ -217,24 +331,29 @@ class Catalog:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
-            conn.executescript(
-                "BEGIN IMMEDIATE;"
-                + _SCHEMA
-                + f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
-                + "COMMIT;"
-            )
         except sqlite3.DatabaseError as e:
             conn.close()
-            hint = ""
-            if "readonly" in str(e):
-                hint = " (a catalog on a read-only volume opens with readonly=True)"
-            raise CatalogError(f"{path} is not a usable catalog database: {e}{hint}") from None
-        cat = cls(path, conn)
-        cat.readonly = readonly
+            raise CatalogError(
+                f"{path} is not a usable catalog database: {e}{_ro_hint(e)}"
+            ) from None
+        cat = cls(
+            engine=_sqlite_engine(conn), backend="sqlite", path=path, root=path.parent,
+            readonly=False,
+        )  # fmt: skip
+        try:
+            upgrade_schema(cat._conn, backend="sqlite", create=True, name=str(path))
+        except sa.exc.DBAPIError as e:
+            cat.close()
+            raise CatalogError(
+                f"{path} is not a usable catalog database: {e.orig}{_ro_hint(e.orig)}"
+            ) from None
+        except BaseException:
+            cat.close()
+            raise
         return cat
 
     @classmethod
-    def _open_readonly(cls, path: Path, timeout_s: float):
+    def _open_sqlite_readonly(cls, path: Path, timeout_s: float) -> Catalog:
         """Open for queries only, also where nothing may be written beside the database.
 
         A WAL database opened ``mode=ro`` still needs its ``-shm`` index, which SQLite creates
@@ -271,14 +390,60 @@ class Catalog:
             except sqlite3.DatabaseError as e:
                 conn.close()
                 raise CatalogError(f"{path} is not a usable catalog database: {e}") from None
-            cat = cls(path, conn)
-            cat.readonly = True
-            return cat
+            return cls(
+                engine=_sqlite_engine(conn), backend="sqlite", path=path, root=path.parent,
+                readonly=True,
+            )  # fmt: skip
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @classmethod
+    def _open_server(cls, url: str, *, create: bool, readonly: bool, timeout_s: float):
+        shown = redact(url)
+        connect_args: dict[str, Any] = {
+            "connect_timeout": max(1, int(min(timeout_s, 10))),
+            "application_name": "rarehub-catalog",
+            # a statement waits at most timeout_s for a lock: a stuck writer is an error
+            "options": f"-c lock_timeout={int(timeout_s * 1000)}"
+            + (" -c default_transaction_read_only=on" if readonly else ""),
+        }
+        engine = sa.create_engine(
+            sqlalchemy_url(url),
+            connect_args=connect_args,
+            poolclass=StaticPool,
+            hide_parameters=True,
+        )
+        try:
+            cat = cls(engine=engine, backend="postgresql", path=shown, root=None, readonly=readonly)
+        except sa.exc.OperationalError as e:
+            engine.dispose()
+            raise _Unreachable(
+                f"cannot connect to the catalog server {shown}: {_first_line(e.orig)}"
+            ) from None
+        try:
+            if readonly:
+                if cat._revision() is None:
+                    raise CatalogError(f"{shown} holds no catalog")
+            else:
+                upgrade_schema(cat._conn, backend="postgresql", create=create, name=shown)
+        except sa.exc.DBAPIError as e:
+            cat.close()
+            raise CatalogError(f"{shown}: {_first_line(e.orig)}") from None
+        except BaseException:
+            cat.close()
+            raise
+        return cat
+
+    def _revision(self) -> str | None:
+        try:
+            return self._scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+        except CatalogError:
+            return None
 
     def close(self) -> None:
         """Close the database connection."""
-        self._conn.close()
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        self._engine.dispose()
 
     def __enter__(self) -> Catalog:
         return self
@@ -289,6 +454,7 @@ class Catalog:
     def __repr__(self) -> str:
         return f"Catalog({str(self.path)!r})"
 
+    # ------------------------------------------------------------------ plumbing
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Catalog]:
         """Group several writes into one atomic transaction (all or nothing).
@@ -305,20 +471,66 @@ class Catalog:
                 return
             if self.readonly:
                 raise CatalogError(f"the catalog {self.path} is open read-only")
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._raw("BEGIN IMMEDIATE" if self.backend == "sqlite" else "BEGIN")
             self._depth = 1
             try:
                 yield self
             except BaseException:
                 self._depth = 0
-                self._conn.execute("ROLLBACK")
+                with contextlib.suppress(Exception):
+                    self._conn.exec_driver_sql("ROLLBACK")
                 raise
             self._depth = 0
-            self._conn.execute("COMMIT")
+            try:
+                self._raw("COMMIT")
+            except CatalogError:
+                with contextlib.suppress(Exception):
+                    self._conn.exec_driver_sql("ROLLBACK")
+                raise
 
-    def _q(self, sql: str, params: Sequence | Mapping = ()) -> list[tuple]:
+    def _raw(self, statement: str) -> None:
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            try:
+                self._conn.exec_driver_sql(statement)
+            except sa.exc.DBAPIError as e:
+                raise self._error(e) from None
+
+    def _error(self, e: sa.exc.DBAPIError) -> CatalogError:
+        message = _first_line(e.orig)
+        if "permission denied" in message or "read-only transaction" in message:
+            return CatalogError(
+                f"the catalog {self.path} refuses this write ({message}): the database role is"
+                " read-only or the catalog was opened read-only"
+            )
+        return CatalogError(f"catalog {self.path}: {message}")
+
+    def _x(self, statement: str, params: Mapping | None = None) -> sa.CursorResult:
+        with self._lock:
+            try:
+                return self._conn.execute(_sql(statement), params or {})
+            except sa.exc.DBAPIError as e:
+                raise self._error(e) from None
+
+    def _q(self, statement: str, params: Mapping | None = None) -> list[tuple]:
+        with self._lock:
+            return [tuple(r) for r in self._x(statement, params).fetchall()]
+
+    def _scalar(self, statement: str, params: Mapping | None = None) -> Any:
+        with self._lock:
+            return self._x(statement, params).scalar()
+
+    def _frame(self, statement: str, params: Mapping | None = None) -> pd.DataFrame:
+        with self._lock:
+            result = self._x(statement, params)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def _dbapi(self):
+        """The driver's own connection (sqlite3 / psycopg2), for tests and tools."""
+        return self._conn.connection.dbapi_connection
+
+    def meta(self) -> dict[str, str]:
+        """The catalog's ``meta`` table: schema version, and for a snapshot its source and time."""
+        return dict(self._q("SELECT key, value FROM meta"))
 
     # ------------------------------------------------------------------ writes
     def add_dataset(
@@ -337,41 +549,44 @@ class Catalog:
 
         A simulated dataset gives its ``generator`` (e.g. ``"Geant4"``, ``"NEST"``),
         ``generator_version`` and the ``generator_config`` it ran with. With
-        ``exist_ok=True`` an existing dataset of that name is returned unchanged.
+        ``exist_ok=True`` an existing dataset of that name is returned unchanged (also when
+        another process adds it at the same moment).
         """
         if not name or not isinstance(name, str):
             raise CatalogError(f"dataset name must be a non-empty string, got {name!r}")
+        values = {
+            "name": name,
+            "detector": detector,
+            "description": description,
+            "simulated": int(generator is not None),
+            "generator": generator,
+            "generator_version": generator_version,
+            "generator_config": _json(generator_config, f"generator_config of dataset {name!r}")
+            if generator_config is not None
+            else None,
+            "created_utc": _now(),
+            "metadata": _json(metadata, f"metadata of dataset {name!r}"),
+        }
         with self.transaction():
-            row = self._q("SELECT id FROM datasets WHERE name = ?", (name,))
-            if row:
-                if not exist_ok:
-                    raise CatalogError(f"dataset {name!r} already exists in {self.path}")
-                return row[0][0]
-            cur = self._conn.execute(
+            new = self._scalar(
                 "INSERT INTO datasets (name, detector, description, simulated, generator,"
                 " generator_version, generator_config, created_utc, metadata)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    name,
-                    detector,
-                    description,
-                    int(generator is not None),
-                    generator,
-                    generator_version,
-                    _json(generator_config, f"generator_config of dataset {name!r}")
-                    if generator_config is not None
-                    else None,
-                    _now(),
-                    _json(metadata, f"metadata of dataset {name!r}"),
-                ),
+                " VALUES (:name, :detector, :description, :simulated, :generator,"
+                " :generator_version, :generator_config, :created_utc, :metadata)"
+                " ON CONFLICT (name) DO NOTHING RETURNING id",
+                values,
             )
-            return cur.lastrowid
+            if new is not None:
+                return new
+            if not exist_ok:
+                raise CatalogError(f"dataset {name!r} already exists in {self.path}")
+            return self._scalar("SELECT id FROM datasets WHERE name = :n", {"n": name})
 
     def _dataset_id(self, dataset: str | int) -> int:
-        if isinstance(dataset, int):
-            row = self._q("SELECT id FROM datasets WHERE id = ?", (dataset,))
+        if isinstance(dataset, int) and not isinstance(dataset, bool):
+            row = self._q("SELECT id FROM datasets WHERE id = :d", {"d": dataset})
         else:
-            row = self._q("SELECT id FROM datasets WHERE name = ?", (dataset,))
+            row = self._q("SELECT id FROM datasets WHERE name = :d", {"d": dataset})
         if not row:
             known = [r[0] for r in self._q("SELECT name FROM datasets ORDER BY name")]
             raise CatalogError(f"unknown dataset {dataset!r} in {self.path}; known: {known}")
@@ -406,40 +621,41 @@ class Catalog:
         s, e = utc_text(start), utc_text(end)
         if s and e and e < s:
             raise CatalogError(f"run {run_number}: end {e} is before start {s}")
+        values = {
+            "run_number": int(run_number),
+            "run_type": run_type,
+            "start_utc": s,
+            "end_utc": e,
+            "quality": quality,
+            "dq_flags": _json(list(dq_flags), "dq_flags"),
+            "metadata": _json(metadata, f"metadata of run {run_number}"),
+        }
         with self.transaction():
             ds = self._dataset_id(dataset)
             if detector is None:
-                detector = self._q("SELECT detector FROM datasets WHERE id = ?", (ds,))[0][0]
-            old = self._q(
-                "SELECT id FROM runs WHERE dataset_id = ? AND run_number = ?", (ds, int(run_number))
-            )
-            values = (
-                detector,
-                run_type,
-                s,
-                e,
-                quality,
-                _json(list(dq_flags), "dq_flags"),
-                _json(metadata, f"metadata of run {run_number}"),
-            )
-            if old:
-                if not replace:
-                    raise CatalogError(
-                        f"run {run_number} already exists in dataset {dataset!r}"
-                        " (pass replace=True to update it)"
-                    )
-                self._conn.execute(
-                    "UPDATE runs SET detector=?, run_type=?, start_utc=?, end_utc=?, quality=?,"
-                    " dq_flags=?, metadata=? WHERE id = ?",
-                    (*values, old[0][0]),
-                )
-                return old[0][0]
-            cur = self._conn.execute(
+                detector = self._scalar("SELECT detector FROM datasets WHERE id = :d", {"d": ds})
+            values.update(dataset_id=ds, detector=detector)
+            new = self._scalar(
                 "INSERT INTO runs (dataset_id, run_number, detector, run_type, start_utc,"
-                " end_utc, quality, dq_flags, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (ds, int(run_number), *values),
+                " end_utc, quality, dq_flags, metadata) VALUES (:dataset_id, :run_number,"
+                " :detector, :run_type, :start_utc, :end_utc, :quality, :dq_flags, :metadata)"
+                " ON CONFLICT (dataset_id, run_number) DO NOTHING RETURNING id",
+                values,
             )
-            return cur.lastrowid
+            if new is not None:
+                return new
+            if not replace:
+                raise CatalogError(
+                    f"run {run_number} already exists in dataset {dataset!r}"
+                    " (pass replace=True to update it)"
+                )
+            return self._scalar(
+                "UPDATE runs SET detector = :detector, run_type = :run_type,"
+                " start_utc = :start_utc, end_utc = :end_utc, quality = :quality,"
+                " dq_flags = :dq_flags, metadata = :metadata"
+                " WHERE dataset_id = :dataset_id AND run_number = :run_number RETURNING id",
+                values,
+            )
 
     def set_quality(
         self, dataset: str | int, run_number: int, quality: str, dq_flags: Sequence[str] = ()
@@ -449,23 +665,117 @@ class Catalog:
             raise CatalogError(f"run {run_number}: quality {quality!r} not in {QUALITIES}")
         with self.transaction():
             ds = self._dataset_id(dataset)
-            cur = self._conn.execute(
-                "UPDATE runs SET quality = ?, dq_flags = ? WHERE dataset_id = ? AND run_number = ?",
-                (quality, _json(list(dq_flags), "dq_flags"), ds, int(run_number)),
-            )
-            if cur.rowcount == 0:
+            done = self._scalar(
+                "UPDATE runs SET quality = :q, dq_flags = :f"
+                " WHERE dataset_id = :d AND run_number = :n RETURNING id",
+                {"q": quality, "f": _json(list(dq_flags), "dq_flags"), "d": ds,
+                 "n": int(run_number)},
+            )  # fmt: skip
+            if done is None:
                 raise CatalogError(f"no run {run_number} in dataset {dataset!r}")
 
     def _stored_path(self, path: Path) -> str:
-        path = path.absolute()
-        try:
-            return path.relative_to(self.root.absolute()).as_posix()
-        except ValueError:
-            return str(path)
+        """How ``path`` is stored: resolved like the kernel does (``..`` after symlinks),
+        then relative to the catalog's folder when inside it, else absolute."""
+        return self._stored_real(os.path.realpath(path))
+
+    def _stored_real(self, real: str) -> str:
+        if self._real_root is not None and real.startswith(self._real_root):
+            return real[len(self._real_root) :]
+        return real
 
     def _full_path(self, stored: str) -> Path:
         p = Path(stored)
-        return p if p.is_absolute() else self.root / p
+        return p if p.is_absolute() or self.root is None else self.root / p
+
+    def _file_values(
+        self,
+        path: Path,
+        *,
+        format: str | None,
+        start: Any,
+        end: Any,
+        metadata: Mapping | None,
+        volume: str | None,
+        added: Any,
+        sha256: str | None,
+        stored: str | None = None,
+        size: int | None = None,
+    ) -> dict:
+        """Everything about a file that needs the disk (stat, hash): done before any lock."""
+        if size is None and not path.is_file():
+            raise CatalogError(f"cannot add {path}: no such file")
+        if format is None:
+            format = FORMATS_BY_SUFFIX.get(path.suffix.lower())
+            if format is None:
+                raise CatalogError(
+                    f"cannot infer the format of {path} from its suffix {path.suffix!r};"
+                    f" pass format= (known suffixes: {sorted(FORMATS_BY_SUFFIX)})"
+                )
+        if size is None:
+            size = path.stat().st_size
+        added_text = utc_text(added) if added is not None else _now()
+        try:
+            digest = sha256 or sha256_file(path)
+        except OSError as e:
+            raise CatalogError(f"cannot add {path}: {e.strerror}") from None
+        return {
+            "path": stored if stored is not None else self._stored_path(path),
+            "volume": volume or _volume_of(path),
+            "size_bytes": size,
+            "sha256": digest,
+            "format": format,
+            "start_utc": utc_text(start),
+            "end_utc": utc_text(end),
+            "added_utc": added_text,
+            "verified_utc": added_text,
+            "metadata": _json(metadata, f"metadata of {path}"),
+        }
+
+    def _insert_files(self, rows: list[dict], *, skip_existing: bool) -> list[int]:
+        """Insert prepared file rows and count them in the growth history (inside a
+        transaction). Returns the new ids; already-catalogued paths are skipped or refused.
+
+        One multi-row ``INSERT … ON CONFLICT (path) DO NOTHING RETURNING`` per batch: a path
+        another writer registered first is simply not returned, never duplicated.
+        """
+        if self.backend == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = (
+            insert(files_table)
+            .on_conflict_do_nothing(index_elements=["path"])
+            .returning(files_table.c.id, files_table.c.path, sort_by_parameter_order=True)
+        )
+        columns = [c.name for c in files_table.c if c.name != "id"]
+        values = [{c: row.get(c) for c in columns} for row in rows]
+        with self._lock:
+            try:
+                result = self._conn.execute(statement, values)
+                inserted = dict((path, fid) for fid, path in result.fetchall())
+            except sa.exc.DBAPIError as e:
+                raise self._error(e) from None
+        ids, growth = [], {}
+        for row in rows:
+            new = inserted.get(row["path"])
+            if new is None:
+                if skip_existing:
+                    continue
+                raise CatalogError(f"{row['path']} is already in the catalog {self.path}")
+            ids.append(new)
+            key = (row["added_utc"][:10], row["dataset_id"], row["volume"])
+            b, n = growth.get(key, (0, 0))
+            growth[key] = (b + row["size_bytes"], n + 1)
+        for (day, ds, volume), (nbytes, nfiles) in growth.items():
+            self._x(
+                "INSERT INTO growth (day, dataset_id, volume, bytes_added, files_added)"
+                " VALUES (:day, :ds, :volume, :b, :n) ON CONFLICT (day, dataset_id, volume)"
+                " DO UPDATE SET bytes_added = growth.bytes_added + excluded.bytes_added,"
+                " files_added = growth.files_added + excluded.files_added",
+                {"day": day, "ds": ds, "volume": volume, "b": nbytes, "n": nfiles},
+            )
+        return ids
 
     def add_file(
         self,
@@ -486,63 +796,154 @@ class Catalog:
         ``run`` is the run *number* within ``dataset`` (it must exist). ``format`` defaults
         from the suffix (:data:`FORMATS_BY_SUFFIX`). ``added`` overrides the time recorded
         in the growth history (default: now). ``sha256`` may be given when just computed.
+        The file is hashed before the transaction opens.
         """
         path = Path(path)
-        if not path.is_file():
-            raise CatalogError(f"cannot add {path}: no such file")
-        if format is None:
-            format = FORMATS_BY_SUFFIX.get(path.suffix.lower())
-            if format is None:
-                raise CatalogError(
-                    f"cannot infer the format of {path} from its suffix {path.suffix!r};"
-                    f" pass format= (known suffixes: {sorted(FORMATS_BY_SUFFIX)})"
-                )
-        size = path.stat().st_size
-        digest = sha256 or sha256_file(path)
-        added_text = utc_text(added) if added is not None else _now()
-        volume = volume or _volume_of(path)
-        stored = self._stored_path(path)
+        row = self._file_values(
+            path, format=format, start=start, end=end, metadata=metadata, volume=volume,
+            added=added, sha256=sha256,
+        )  # fmt: skip
         with self.transaction():
             ds = self._dataset_id(dataset)
             run_id = None
             if run is not None:
-                row = self._q(
-                    "SELECT id FROM runs WHERE dataset_id = ? AND run_number = ?", (ds, int(run))
+                run_id = self._scalar(
+                    "SELECT id FROM runs WHERE dataset_id = :d AND run_number = :n",
+                    {"d": ds, "n": int(run)},
                 )
-                if not row:
+                if run_id is None:
                     raise CatalogError(
                         f"cannot add {path}: no run {run} in dataset {dataset!r} (add_run first)"
                     )
-                run_id = row[0][0]
-            if self._q("SELECT id FROM files WHERE path = ?", (stored,)):
-                raise CatalogError(f"{path} is already in the catalog {self.path}")
-            cur = self._conn.execute(
-                "INSERT INTO files (dataset_id, run_id, path, volume, size_bytes, sha256, format,"
-                " start_utc, end_utc, added_utc, verified_utc, metadata)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    ds,
-                    run_id,
-                    stored,
-                    volume,
-                    size,
-                    digest,
-                    format,
-                    utc_text(start),
-                    utc_text(end),
-                    added_text,
-                    added_text,
-                    _json(metadata, f"metadata of {path}"),
-                ),
+            row.update(dataset_id=ds, run_id=run_id)
+            try:
+                return self._insert_files([row], skip_existing=False)[0]
+            except CatalogError as e:
+                if "already in the catalog" in str(e):
+                    raise CatalogError(f"{path} is already in the catalog {self.path}") from None
+                raise
+
+    def scan(
+        self,
+        directory: str | os.PathLike,
+        *,
+        dataset: str,
+        run_type: str = "physics",
+        detector: str | None = None,
+        pattern: str = "**/*",
+        run_regex: str = r"run[_-]?(\d+)",
+    ) -> pd.DataFrame:
+        """Register every not-yet-catalogued file under ``directory`` matching ``pattern``.
+
+        The run number is taken from the file name with ``run_regex`` (first group); runs
+        that do not exist yet are created with ``run_type``. Files whose format cannot be
+        inferred are skipped. Returns the added files (as :meth:`files` does).
+
+        Files are hashed outside any transaction and registered in short transactions of a
+        few hundred files, so other writers never wait for this scan's disk reads. A scan
+        interrupted part-way keeps what it registered; running it again adds the rest.
+        Files another writer registers meanwhile are skipped, not duplicated.
+        """
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise CatalogError(f"cannot scan {directory}: not a directory")
+        if run_type not in RUN_TYPES:
+            raise CatalogError(f"scan: run_type {run_type!r} not in {RUN_TYPES}")
+        rx = re.compile(run_regex)
+        ds = self.add_dataset(dataset, detector=detector)
+        if detector is None:
+            detector = self._scalar("SELECT detector FROM datasets WHERE id = :d", {"d": ds})
+        own = self.path.resolve() if isinstance(self.path, Path) else None
+        # (path, stored path, size): one lstat per file; a folder's real path and volume are
+        # looked up once, not per file (only a symlinked file is resolved on its own).
+        candidates: list[tuple[Path, str, int, str]] = []
+        folders: dict[Path, tuple[str, str]] = {}
+        for p in sorted(directory.glob(pattern), key=str):
+            if p.suffix.lower() not in FORMATS_BY_SUFFIX:
+                continue
+            if own is not None and p.name.startswith(own.name):
+                continue
+            try:
+                st = p.lstat()
+                if stat.S_ISLNK(st.st_mode):
+                    if not p.is_file() or (own is not None and p.resolve() == own):
+                        continue
+                    candidates.append((p, self._stored_path(p), p.stat().st_size,
+                                       _volume_of(p)))  # fmt: skip
+                    continue
+            except OSError:  # vanished meanwhile
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            if p.parent not in folders:
+                folders[p.parent] = (os.path.realpath(p.parent), _volume_of(p.parent))
+            real_parent, volume = folders[p.parent]
+            stored = self._stored_real(real_parent.rstrip("/") + "/" + p.name)
+            candidates.append((p, stored, st.st_size, volume))
+        ids: list[int] = []
+        for i in range(0, len(candidates), _SCAN_BATCH):
+            batch = candidates[i : i + _SCAN_BATCH]
+            known = self._known_paths([c[1] for c in batch])
+            rows, runs = [], set()
+            for p, stored, size, volume in batch:
+                if stored in known:
+                    continue
+                m = rx.search(p.name)
+                run = int(m.group(1)) if m else None
+                try:
+                    row = self._file_values(
+                        p, format=None, start=None, end=None, metadata=None, volume=volume,
+                        added=None, sha256=None, stored=stored, size=size,
+                    )  # fmt: skip
+                except CatalogError:  # removed since it was listed
+                    continue
+                row.update(dataset_id=ds, run_number=run)
+                rows.append(row)
+                if run is not None:
+                    runs.add(run)
+            if not rows:
+                continue
+            with self.transaction():
+                run_ids = self._ensure_runs(ds, sorted(runs), run_type=run_type, detector=detector)
+                for row in rows:
+                    row["run_id"] = run_ids.get(row.pop("run_number"))
+                ids += self._insert_files(rows, skip_existing=True)
+        return self._files_by_id(ids)
+
+    def _known_paths(self, stored: list[str]) -> set[str]:
+        known: set[str] = set()
+        for i in range(0, len(stored), _IN_CHUNK):
+            f = _Filter()
+            f.isin("path", stored[i : i + _IN_CHUNK])
+            known |= {r[0] for r in self._q("SELECT path FROM files" + f.sql(), f.params)}
+        return known
+
+    def _ensure_runs(
+        self, ds: int, numbers: list[int], *, run_type: str, detector: str | None
+    ) -> dict[int, int]:
+        """Run number → id, creating missing runs (concurrent creators make each run once)."""
+        if numbers:
+            if self.backend == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            statement = insert(runs_table).on_conflict_do_nothing(
+                index_elements=["dataset_id", "run_number"]
             )
-            self._conn.execute(
-                "INSERT INTO growth (day, dataset_id, volume, bytes_added, files_added)"
-                " VALUES (?, ?, ?, ?, 1) ON CONFLICT (day, dataset_id, volume) DO UPDATE SET"
-                " bytes_added = bytes_added + excluded.bytes_added,"
-                " files_added = files_added + 1",
-                (added_text[:10], ds, volume, size),
-            )
-            return cur.lastrowid
+            rows = [{"dataset_id": ds, "run_number": n, "detector": detector,
+                     "run_type": run_type} for n in numbers]  # fmt: skip
+            with self._lock:
+                try:
+                    self._conn.execute(statement, rows)
+                except sa.exc.DBAPIError as e:
+                    raise self._error(e) from None
+        out: dict[int, int] = {}
+        for i in range(0, len(numbers), _IN_CHUNK):
+            f = _Filter()
+            f.add("dataset_id = {}", ds)
+            f.isin("run_number", numbers[i : i + _IN_CHUNK])
+            out.update(self._q("SELECT run_number, id FROM runs" + f.sql(), f.params))
+        return out
 
     def record_deletion(
         self,
@@ -566,73 +967,25 @@ class Catalog:
             raise CatalogError(f"record_deletion({path}): reason must be a non-empty string")
         if isinstance(size_bytes, bool) or not isinstance(size_bytes, int) or size_bytes < 0:
             raise CatalogError(f"record_deletion({path}): size_bytes {size_bytes!r} is not >= 0")
+        row = {
+            "path": str(path),
+            "dataset": dataset,
+            "result_key": result_key,
+            "size_bytes": size_bytes,
+            "sha256": sha256,
+            "reason": reason,
+            "deleted_utc": utc_text(deleted) if deleted is not None else _now(),
+            "metadata": _json(metadata, f"metadata of the deletion of {path}"),
+        }
         with self.transaction():
-            cur = self._conn.execute(
+            return self._scalar(
                 "INSERT INTO deletions (path, dataset, result_key, size_bytes, sha256, reason,"
-                " deleted_utc, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    str(path),
-                    dataset,
-                    result_key,
-                    size_bytes,
-                    sha256,
-                    reason,
-                    utc_text(deleted) if deleted is not None else _now(),
-                    _json(metadata, f"metadata of the deletion of {path}"),
-                ),
+                " deleted_utc, metadata) VALUES (:path, :dataset, :result_key, :size_bytes,"
+                " :sha256, :reason, :deleted_utc, :metadata) RETURNING id",
+                row,
             )
-            return cur.lastrowid
-
-    def scan(
-        self,
-        directory: str | os.PathLike,
-        *,
-        dataset: str,
-        run_type: str = "physics",
-        detector: str | None = None,
-        pattern: str = "**/*",
-        run_regex: str = r"run[_-]?(\d+)",
-    ) -> pd.DataFrame:
-        """Register every not-yet-catalogued file under ``directory`` matching ``pattern``.
-
-        The run number is taken from the file name with ``run_regex`` (first group); runs
-        that do not exist yet are created with ``run_type``. Files whose format cannot be
-        inferred are skipped. Returns the added files (as :meth:`files` does).
-        """
-        directory = Path(directory)
-        if not directory.is_dir():
-            raise CatalogError(f"cannot scan {directory}: not a directory")
-        rx = re.compile(run_regex)
-        self.add_dataset(dataset, detector=detector)
-        ids = []
-        with self.transaction():
-            known = {r[0] for r in self._q("SELECT path FROM files")}
-            for p in sorted(directory.glob(pattern)):
-                if not p.is_file() or p.suffix.lower() not in FORMATS_BY_SUFFIX:
-                    continue
-                if p.resolve() == self.path.resolve() or p.name.startswith(self.path.name):
-                    continue
-                if self._stored_path(p) in known:
-                    continue
-                m = rx.search(p.name)
-                run = int(m.group(1)) if m else None
-                if run is not None and not self._q(
-                    "SELECT 1 FROM runs r JOIN datasets d ON d.id = r.dataset_id"
-                    " WHERE d.name = ? AND r.run_number = ?",
-                    (dataset, run),
-                ):
-                    self.add_run(dataset, run, run_type=run_type, detector=detector)
-                ids.append(self.add_file(p, dataset=dataset, run=run))
-        df = self.files()
-        return df[df["file_id"].isin(ids)].reset_index(drop=True)
 
     # ------------------------------------------------------------------ queries
-    def _frame(self, sql: str, params: Sequence = ()) -> pd.DataFrame:
-        with self._lock:
-            cur = self._conn.execute(sql, params)
-            cols = [d[0] for d in cur.description]
-            return pd.DataFrame(cur.fetchall(), columns=cols)
-
     @staticmethod
     def _times(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
         for c in cols:
@@ -651,6 +1004,9 @@ class Catalog:
             " AS size_bytes FROM datasets d ORDER BY d.name"
         )
         df["simulated"] = df["simulated"].astype(bool)
+        df["n_runs"] = df["n_runs"].astype("int64")
+        df["n_files"] = df["n_files"].astype("int64")
+        df["size_bytes"] = df["size_bytes"].astype("int64")
         df["metadata"] = df["metadata"].map(json.loads)
         df["generator_config"] = df["generator_config"].map(lambda s: json.loads(s) if s else None)
         return self._times(df, ["created_utc"])
@@ -665,48 +1021,32 @@ class Catalog:
         start: Any = None,
         end: Any = None,
         runlist: str | os.PathLike | pd.DataFrame | None = None,
+        run: int | Sequence[int] | None = None,
     ) -> pd.DataFrame:
         """Runs matching all given conditions, as a DataFrame sorted by start time.
 
         ``start``/``end`` select runs that overlap the interval [start, end) (UTC). Each
-        condition may be one value or a list. ``runlist`` (a CSV/YAML path or a DataFrame
-        with ``dataset`` and ``run_number``) keeps only the listed runs.
+        condition may be one value or a list; ``run`` selects run numbers. ``runlist`` (a
+        CSV/YAML path or a DataFrame with ``dataset`` and ``run_number``) keeps only the
+        listed runs. A ``run_type`` or ``quality`` outside the vocabulary is an error.
         """
-        where, params = [], []
-
-        def _in(col, value, allowed=None):
-            if value is None:
-                return
-            values = [value] if isinstance(value, str) else list(value)
-            if allowed:
-                for v in values:
-                    if v not in allowed:
-                        raise CatalogError(f"{col} {v!r} not in {allowed}")
-            where.append(f"{col} IN ({', '.join('?' * len(values))})")
-            params.extend(values)
-
-        _in("d.name", dataset)
-        _in("r.detector", detector)
-        _in("r.run_type", run_type, RUN_TYPES)
-        _in("r.quality", quality, QUALITIES)
-        if start is not None:
-            where.append("(r.end_utc IS NULL OR r.end_utc > ?)")
-            params.append(utc_text(start))
-        if end is not None:
-            where.append("(r.start_utc IS NULL OR r.start_utc < ?)")
-            params.append(utc_text(end))
-        sql = (
+        f = _run_filter(
+            dataset=dataset, run=run, detector=detector, run_type=run_type, quality=quality,
+            start=start, end=end,
+        )  # fmt: skip
+        df = self._frame(
             "SELECT r.id AS run_id, d.name AS dataset, r.run_number, r.detector, r.run_type,"
             " r.start_utc, r.end_utc, r.quality, r.dq_flags, r.metadata,"
             " (SELECT COUNT(*) FROM files f WHERE f.run_id = r.id) AS n_files,"
             " (SELECT COALESCE(SUM(size_bytes), 0) FROM files f WHERE f.run_id = r.id)"
             " AS size_bytes"
             " FROM runs r JOIN datasets d ON d.id = r.dataset_id"
+            + f.sql()
+            + " ORDER BY r.start_utc NULLS FIRST, d.name, r.run_number",
+            f.params,
         )
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY r.start_utc, d.name, r.run_number"
-        df = self._frame(sql, params)
+        df["n_files"] = df["n_files"].astype("int64")
+        df["size_bytes"] = df["size_bytes"].astype("int64")
         df["dq_flags"] = df["dq_flags"].map(json.loads)
         df["metadata"] = df["metadata"].map(json.loads)
         df = self._times(df, ["start_utc", "end_utc"])
@@ -728,43 +1068,46 @@ class Catalog:
         detector: str | Sequence[str] | None = None,
         run_type: str | Sequence[str] | None = None,
         quality: str | Sequence[str] | None = None,
+        start: Any = None,
+        end: Any = None,
     ) -> pd.DataFrame:
-        """Files matching all given conditions; ``path`` is absolute (resolved)."""
-        where, params = [], []
-        for col, value in (
-            ("d.name", dataset),
-            ("r.run_number", run),
-            ("f.format", format),
-            ("r.detector", detector),
-            ("r.run_type", run_type),
-            ("r.quality", quality),
-        ):
-            if value is None:
-                continue
-            values = [value] if isinstance(value, str | int) else list(value)
-            where.append(f"{col} IN ({', '.join('?' * len(values))})")
-            params.extend(values)
-        sql = (
-            "SELECT f.id AS file_id, d.name AS dataset, r.run_number, r.run_type, r.detector,"
-            " f.path, f.volume, f.size_bytes, f.sha256, f.format, f.start_utc, f.end_utc,"
-            " f.added_utc, f.verified_utc, f.metadata"
-            " FROM files f JOIN datasets d ON d.id = f.dataset_id"
-            " LEFT JOIN runs r ON r.id = f.run_id"
-        )
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY d.name, r.run_number, f.path"
-        df = self._frame(sql, params)
-        df["path"] = [str(self._full_path(p)) for p in df["path"]]
+        """Files matching all given conditions; ``path`` is absolute (resolved).
+
+        The conditions on runs (``run``, ``detector``, ``run_type``, ``quality``, ``start``,
+        ``end``) mean exactly what they mean in :meth:`runs`.
+        """
+        f = _run_filter(
+            dataset=dataset, run=run, detector=detector, run_type=run_type, quality=quality,
+            start=start, end=end, format=format,
+        )  # fmt: skip
+        return self._files_frame(f)
+
+    def _files_frame(self, f: _Filter) -> pd.DataFrame:
+        df = self._frame(_FILES_SELECT + f.sql() + _FILES_ORDER, f.params)
+        if self.root is not None:  # string work: this runs once per row of every answer
+            root = str(self.root).rstrip("/") + "/"
+            df["path"] = [p if p.startswith("/") else root + p for p in df["path"]]
         df["metadata"] = df["metadata"].map(json.loads)
         df["run_number"] = df["run_number"].astype("Int64")
+        df["size_bytes"] = df["size_bytes"].astype("int64")
         return self._times(df, ["start_utc", "end_utc", "added_utc", "verified_utc"])
 
+    def _files_by_id(self, ids: list[int]) -> pd.DataFrame:
+        parts = []
+        for i in range(0, max(len(ids), 1), _IN_CHUNK):
+            f = _Filter()
+            f.isin("f.id", ids[i : i + _IN_CHUNK])
+            parts.append(self._files_frame(f))
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
     def file(self, path: str | os.PathLike) -> dict:
-        """One file's record as a dict (``CatalogError`` when it is not catalogued)."""
-        stored = self._stored_path(Path(path))
-        df = self.files()
-        hit = df[df["path"] == str(self._full_path(stored))]
+        """One file's record as a dict (``CatalogError`` when it is not catalogued).
+
+        One indexed lookup by path, whatever the size of the catalog.
+        """
+        f = _Filter()
+        f.add("f.path = {}", self._stored_path(Path(path)))
+        hit = self._files_frame(f)
         if hit.empty:
             raise CatalogError(f"{path} is not in the catalog {self.path}")
         return hit.iloc[0].to_dict()
@@ -774,15 +1117,18 @@ class Catalog:
 
         With ``cumulative=True`` a ``cumulative_bytes`` column per (dataset, volume) is added.
         """
-        sql = (
+        f = _Filter()
+        if dataset is not None:
+            f.isin("d.name", _values("dataset", dataset, kind=str))
+        df = self._frame(
             "SELECT g.day, d.name AS dataset, g.volume, g.bytes_added, g.files_added"
             " FROM growth g JOIN datasets d ON d.id = g.dataset_id"
+            + f.sql()
+            + " ORDER BY g.day, d.name, g.volume",
+            f.params,
         )
-        params: list = []
-        if dataset is not None:
-            sql += " WHERE d.name = ?"
-            params.append(dataset)
-        df = self._frame(sql + " ORDER BY g.day, d.name, g.volume", params)
+        df["bytes_added"] = df["bytes_added"].astype("int64")
+        df["files_added"] = df["files_added"].astype("int64")
         df["day"] = pd.to_datetime(df["day"], utc=True)
         if cumulative:
             df["cumulative_bytes"] = df.groupby(["dataset", "volume"])["bytes_added"].cumsum()
@@ -790,24 +1136,21 @@ class Catalog:
 
     def deletions(self, *, dataset: str | None = None, since: Any = None) -> pd.DataFrame:
         """Recorded deletions of results (:meth:`record_deletion`), oldest first."""
-        where, params = [], []
+        f = _Filter()
         if dataset is not None:
-            where.append("dataset = ?")
-            params.append(dataset)
+            f.isin("dataset", _values("dataset", dataset, kind=str))
         if since is not None:
-            where.append("deleted_utc >= ?")
-            params.append(utc_text(since))
+            f.add("deleted_utc >= {}", utc_text(since))
         columns = [
             *("id", "path", "dataset", "result_key", "size_bytes", "sha256", "reason"),
             *("deleted_utc", "metadata"),
         ]
-        sql = f"SELECT {', '.join(columns)} FROM deletions"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        try:
-            df = self._frame(sql + " ORDER BY deleted_utc, id", params)
-        except sqlite3.OperationalError:  # a read-only catalog made before the table existed
+        if int(self.meta().get("schema_version", "1")) < 2:  # a read-only catalog not migrated
             return pd.DataFrame(columns=columns)
+        df = self._frame(
+            f"SELECT {', '.join(columns)} FROM deletions" + f.sql() + " ORDER BY deleted_utc, id",
+            f.params,
+        )
         df["metadata"] = df["metadata"].map(json.loads)
         return self._times(df, ["deleted_utc"])
 
@@ -816,7 +1159,8 @@ class Catalog:
 
         Returns one row per file with ``status`` in ``ok``, ``missing``, ``size-mismatch``,
         ``checksum-mismatch`` and the expected/actual values. Files found intact get their
-        ``verified_utc`` updated when ``record`` is true.
+        ``verified_utc`` updated when ``record`` is true (one short transaction at the end;
+        the reading and hashing happen outside it).
         """
         files = self.files(dataset=dataset)
         rows = []
@@ -845,9 +1189,14 @@ class Catalog:
             )
         if record:
             now = _now()
-            ok = [(now, r["file_id"]) for r in rows if r["status"] == "ok"]
+            ok = [int(r["file_id"]) for r in rows if r["status"] == "ok"]
             with self.transaction():
-                self._conn.executemany("UPDATE files SET verified_utc = ? WHERE id = ?", ok)
+                for i in range(0, len(ok), _IN_CHUNK):
+                    f = _Filter()
+                    f.isin("id", ok[i : i + _IN_CHUNK])
+                    self._x(
+                        "UPDATE files SET verified_utc = :now" + f.sql(), {"now": now, **f.params}
+                    )
         return pd.DataFrame(
             rows,
             columns=[
@@ -862,5 +1211,47 @@ class Catalog:
         )
 
     def integrity_check(self) -> str:
-        """SQLite's own consistency check: ``"ok"`` for a sound database."""
-        return self._q("PRAGMA integrity_check")[0][0]
+        """The database's consistency check: ``"ok"`` for a sound catalog.
+
+        SQLite runs ``PRAGMA integrity_check``; on PostgreSQL (which keeps its own pages
+        consistent) the foreign keys between files, runs and datasets are checked.
+        """
+        if self.backend == "sqlite":
+            return self._scalar("PRAGMA integrity_check")
+        orphans = self._scalar(
+            "SELECT COUNT(*) FROM files f LEFT JOIN runs r ON r.id = f.run_id"
+            " WHERE f.run_id IS NOT NULL AND r.id IS NULL"
+        )
+        return "ok" if orphans == 0 else f"{orphans} file(s) name a missing run"
+
+
+class _Unreachable(Exception):
+    """The catalog server did not answer (the caller may fall back to a snapshot)."""
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return redact(text.splitlines()[0] if text else type(e).__name__)
+
+
+def _ro_hint(e: BaseException) -> str:
+    if "readonly" in str(e):
+        return " (a catalog on a read-only volume opens with readonly=True)"
+    return ""
+
+
+def _age_text(age_s: float | None) -> str:
+    if age_s is None:
+        return "unknown time"
+    if age_s < 3600:
+        return f"{age_s / 60:.0f} min"
+    if age_s < 2 * 86400:
+        return f"{age_s / 3600:.1f} h"
+    return f"{age_s / 86400:.1f} days"
+
+
+def _sqlite_engine(conn: sqlite3.Connection) -> sa.Engine:
+    """An engine over one already-configured sqlite3 connection (WAL, busy timeout …)."""
+    return sa.create_engine(
+        "sqlite+pysqlite://", creator=lambda: conn, poolclass=StaticPool, hide_parameters=True
+    )

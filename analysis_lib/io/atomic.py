@@ -41,6 +41,12 @@ def _commit(tmp: Path, path: Path, *, durable: bool) -> None:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
     tmp.replace(path)
+    if durable:  # … and the new name reaches it too: fsync the folder's entry (POSIX)
+        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 @contextmanager
@@ -49,7 +55,7 @@ def atomic_path(path: str | os.PathLike, *, durable: bool = False) -> Iterator[P
 
     On any exception (including ``KeyboardInterrupt``) the temporary file is removed and the
     exception propagates; an existing ``path`` is left untouched. ``durable=True`` also
-    ``fsync``\\ s the data before the rename.
+    ``fsync``\\ s the data before the rename, and the folder after it.
     """
     path = Path(path)
     tmp = _temp_beside(path)

@@ -24,7 +24,12 @@ Supported subset
 
 Anything else (``if``, ``switch-on``, ``process``, ``instances``, ``repeat: until``,
 ``str``/``strz``, bit fields, ``pos``, ``size-eos``, ``valid`` …) is refused with an error
-naming the construct and where it is.
+naming the construct and where it is, and pointing to :mod:`analysis_lib.io.kaitai`, which
+reads any ``.ksy`` through the official compiler (arrays of primitives still by numpy).
+
+A header value that would make a record 2 GiB or more, or leave a header-sized array of a
+record empty (``n_channels = 0``), is refused naming the header fields and their values;
+so is a file that is not a whole number of records.
 
 Header fields are repacked cheaply: :meth:`BinaryFile.fields` copies field by field into a
 packed array (copying a multi-field *view* of a wide record at once is the well-known
@@ -101,6 +106,9 @@ _KNOWN_UNSUPPORTED = {
     "consume": "terminator options",
     "eos-error": "terminator options",
 }
+
+
+_MAX_RECORD_BYTES = 2**31 - 1  # numpy: "dtype size in bytes must fit into a C int"
 
 
 class FormatError(Exception):
@@ -272,9 +280,10 @@ class BinaryFormat:
         def unsupported(key, where):
             what = _KNOWN_UNSUPPORTED.get(key, "an unknown key")
             raise FormatError(
-                f"{source}: {where}: unsupported construct {key!r} ({what}); RareHub reads"
-                " fixed-size records: seq of primitives, size: blobs, contents:, nested types"
-                " and repeat: expr/eos"
+                f"{source}: {where}: unsupported construct {key!r} ({what}); this memory-map"
+                " reader takes fixed-size records: seq of primitives, size: blobs, contents:,"
+                " nested types and repeat: expr/eos. Any other .ksy reads with the official"
+                " Kaitai compiler: analysis_lib.io.kaitai.compile_ksy(path).parse(data_file)"
             )
 
         for k in doc:
@@ -468,6 +477,7 @@ class BinaryFormat:
     ) -> np.dtype:
         order = "<" if endian == "le" else ">"
         spec = []
+        total = 0
         for f in fields:
             if f.kind == "prim":
                 base, _, own = f.base.partition(":")
@@ -481,6 +491,7 @@ class BinaryFormat:
                 n = self._expr(f.size, header, f, "size", header_only)
                 if n < 0:
                     raise BinaryDataError(f"{self.source}: {f.where}: size evaluates to {n} < 0")
+                self._check_bytes(n, f, "size", f.size, header)
                 dt = np.dtype(f"V{n}")
             if f.repeat is not None and f.repeat != "eos":
                 n = self._expr(f.repeat, header, f, "repeat-expr", header_only)
@@ -488,9 +499,67 @@ class BinaryFormat:
                     raise BinaryDataError(
                         f"{self.source}: {f.where}: repeat-expr {f.repeat!r} evaluates to {n} < 0"
                     )
+                if n == 0 and not header_only and _names(_parse_expr(f.repeat, f.where)):
+                    raise BinaryDataError(
+                        f"{self.source}: {f.where}: field {f.id!r} has 0 elements: its"
+                        f" repeat-expr {f.repeat!r} is 0 with {self._refs(f.repeat, header)} —"
+                        " every record would be read without it (a corrupt or wrong header?)"
+                    )
+                self._check_bytes(n * dt.itemsize, f, "repeat-expr", f.repeat, header)
                 dt = np.dtype((dt, (n,)))
             spec.append((f.id, dt))
+            total += dt.itemsize
+            if total >= _MAX_RECORD_BYTES:
+                raise BinaryDataError(
+                    f"{self.source}: {f.where}: the record reaches {total} bytes at field"
+                    f" {f.id!r}; numpy records must be < 2 GiB ({_MAX_RECORD_BYTES} bytes)"
+                )
         return np.dtype(spec)
+
+    def _refs(self, text, header: Mapping) -> str:
+        """``header.n_channels = 0, header.n_samples = 50``: the header fields an expression
+        reads, with their values."""
+        out = []
+        for ref in _names(_parse_expr(text, "")):
+            value: Any = header
+            for part in ref:
+                value = value.get(part) if isinstance(value, Mapping) else None
+            out.append(f"{'.'.join(ref)} = {value}")
+        return (
+            "header field " + ", ".join(out)
+            if len(out) == 1
+            else ("header fields " + ", ".join(out))
+        )
+
+    def _check_bytes(self, nbytes: int, f: _Field, what: str, text, header: Mapping) -> None:
+        if nbytes >= _MAX_RECORD_BYTES:
+            refs = self._refs(text, header) if text is not None else ""
+            raise BinaryDataError(
+                f"{self.source}: {f.where}: field {f.id!r} would be {nbytes} bytes ({what}"
+                f" {text!r} with {refs}); numpy records must be < 2 GiB"
+                f" ({_MAX_RECORD_BYTES} bytes) — a corrupt header?"
+            )
+
+    def record_size_fields(self, header: Mapping) -> str:
+        """The header fields (with values) that set the record size, as text."""
+        seen: list[str] = []
+
+        def visit(fields, stack):
+            for f in fields:
+                for text in (f.size, f.repeat):
+                    if text is None or text == "eos" or f.contents is not None:
+                        continue
+                    for ref in _names(_parse_expr(text, f.where)):
+                        name = ".".join(ref)
+                        if name not in seen:
+                            seen.append(name)
+                if f.kind == "user" and f.base not in stack:
+                    visit(self.types[f.base], stack | {f.base})
+
+        visit([self.records], set())
+        if not seen:
+            return "a fixed size (no header field)"
+        return self._refs(" + ".join(seen), header)
 
     def _expr(self, text, header, f: _Field, what: str, header_only: bool) -> int:
         tree = _parse_expr(text, f"{self.source}: {f.where} {what}")
@@ -580,7 +649,10 @@ class BinaryFile:
                     f" {self._offset(hdt, fpath)} is {bytes(got)!r}, expected {want!r}"
                     f" ({where}) — not a {fmt.id!r} file?"
                 )
-        self.dtype = fmt.record_dtype(self.header)
+        try:
+            self.dtype = fmt.record_dtype(self.header)
+        except BinaryDataError as e:
+            raise BinaryDataError(f"{self.path}: {e}") from None
         self.offset = hdt.itemsize
         rec_size = self.dtype.itemsize
         if rec_size == 0:
@@ -609,7 +681,9 @@ class BinaryFile:
                     f"{self.path}: truncated or corrupt: after the {self.offset}-byte header,"
                     f" {body} bytes are not a whole number of {rec_size}-byte records; record"
                     f" {n_whole} at byte offset {self.offset + n_whole * rec_size} has only"
-                    f" {rest} bytes"
+                    f" {rest} bytes. The record size comes from"
+                    f" {fmt.record_size_fields(self.header)}: a wrong header value reads"
+                    " every record at the wrong size"
                 )
         self.n_records = n
         if n:

@@ -271,7 +271,13 @@ def _compiled_dir(
     cache = user_cache_dir() / key
     if (cache / "files.json").is_file():
         return cache
-    cache.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # no writable home (a locked-down container): a private temp folder
+        cache = Path(tempfile.gettempdir()) / f"rarehub-kaitai-{os.getuid()}" / key
+        if (cache / "files.json").is_file():
+            return cache
+        cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=cache.parent))
     try:
         files = _run_compiler(main, closure, tmp, import_dirs)
@@ -319,6 +325,51 @@ _REPEAT_EOS = re.compile(
 )
 
 
+_PRIM_LINE = re.compile(
+    r"^(?P<ind>[ \t]+)self\.(?P<name>\w+) = self\._io\.read_(?P<t>[us]1|[usf][248](?:le|be))\(\)$"
+)
+_STRUCT_CODE = {"u1": "B", "s1": "b", "u2": "H", "s2": "h", "u4": "I", "s4": "i", "u8": "Q"}
+_STRUCT_CODE.update({"s8": "q", "f4": "f", "f8": "d"})
+
+
+def _merge_primitive_runs(source: str) -> tuple[str, int]:
+    """Merge runs of ≥ 2 consecutive ``self.x = self._io.read_<prim>()`` lines of one
+    indentation and byte order into one ``read_struct`` call (same values, in order)."""
+    lines = source.split("\n")
+    out: list[str] = []
+    merged = 0
+    i = 0
+    while i < len(lines):
+        m = _PRIM_LINE.match(lines[i])
+        if not m:
+            out.append(lines[i])
+            i += 1
+            continue
+        run = [m]
+        order = m.group("t")[2:] or None
+        j = i + 1
+        while j < len(lines):
+            n = _PRIM_LINE.match(lines[j])
+            if not n or n.group("ind") != m.group("ind"):
+                break
+            o = n.group("t")[2:] or None
+            if order and o and o != order:
+                break
+            order = order or o
+            run.append(n)
+            j += 1
+        if len(run) < 2:
+            out.append(lines[i])
+            i += 1
+            continue
+        fmt = ("<" if order != "be" else ">") + "".join(_STRUCT_CODE[r.group("t")[:2]] for r in run)
+        names = ", ".join(f"self.{r.group('name')}" for r in run)
+        out.append(f"{m.group('ind')}({names},) = _rarehub_read_struct(self._io, {fmt!r})")
+        merged += 1
+        i = j
+    return "\n".join(out), merged
+
+
 def _np_dtype(t: str, e: str | None) -> str:
     return ("<" if e == "le" else ">" if e == "be" else "|") + _NP_OF[t]
 
@@ -351,11 +402,21 @@ def patch_source(source: str) -> tuple[str, list[str]]:
             new = f"{ind}self.{name} = _rarehub_read_array_eos(self._io, {dt!r})\n"
         source = source[: m.start()] + new + source[m.end() :]
         patched.append(name)
-    if patched:
+    # Runs of consecutive primitive fields: one struct.unpack_from for the run
+    source, merged = _merge_primitive_runs(source)
+    # KaitaiStruct.__init__ only sets _io: do that without a super() call per object
+    source = re.sub(
+        r"^(?P<ind>[ \t]+)super\([\w.]+, self\)\.__init__\(_io\)$",
+        r"\g<ind>self._io = _io",
+        source,
+        flags=re.M,
+    )
+    if patched or merged:
         source = source.replace(
             "import kaitaistruct\n",
             "import kaitaistruct\nfrom analysis_lib.io.kaitai import read_array as"
-            " _rarehub_read_array, read_array_eos as _rarehub_read_array_eos\n",
+            " _rarehub_read_array, read_array_eos as _rarehub_read_array_eos,"
+            " read_struct as _rarehub_read_struct\n",
             1,
         )
     return source, sorted(set(patched))
@@ -370,6 +431,7 @@ class ViewIO(io.RawIOBase):
     def __init__(self, buffer):
         super().__init__()
         self.rarehub_view = memoryview(buffer).cast("B")
+        self._len = len(self.rarehub_view)
         self._pos = 0
 
     def readable(self) -> bool:
@@ -382,7 +444,7 @@ class ViewIO(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self.rarehub_view)}
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._len}
         pos = base[whence] + offset
         if pos < 0:
             raise ValueError(f"negative seek position {pos}")
@@ -391,7 +453,7 @@ class ViewIO(io.RawIOBase):
 
     def read(self, n: int = -1) -> bytes:
         view = self.rarehub_view
-        end = len(view) if n is None or n < 0 else min(len(view), self._pos + n)
+        end = self._len if n is None or n < 0 else min(self._len, self._pos + n)
         out = bytes(view[self._pos : end]) if end > self._pos else b""
         self._pos = max(self._pos, end)
         return out
@@ -405,35 +467,145 @@ class ViewIO(io.RawIOBase):
         return len(data)
 
 
+def _stream_class():
+    """:class:`BufferStream`, built on first use (kaitaistruct is imported lazily)."""
+    global _BUFFER_STREAM
+    if _BUFFER_STREAM is not None:
+        return _BUFFER_STREAM
+    import struct
+
+    from kaitaistruct import EndOfStreamError, KaitaiStream
+
+    def short(n, have):
+        have = max(have, 0)
+        return EndOfStreamError(f"requested {n} bytes, but only {have} bytes available", n, have)
+
+    def reader(fmt: str, n: int):
+        unpack_from = struct.Struct(fmt).unpack_from
+
+        def read(self):
+            if self.bits_left:
+                self.align_to_byte()
+            io = self._io
+            p = io._pos
+            if p + n > io._len:
+                raise short(n, io._len - p)
+            io._pos = p + n
+            return unpack_from(io.rarehub_view, p)[0]
+
+        return read
+
+    methods = {}
+    for name, fmt, n in [
+        ("u1", "B", 1),
+        ("s1", "b", 1),
+        *[
+            (f"{k}{w}{e}", ("<" if e == "le" else ">") + c, w)
+            for k, codes in (("u", "HIQ"), ("s", "hiq"), ("f", "_fd"))
+            for w, c in zip((2, 4, 8), codes, strict=True)
+            if c != "_"
+            for e in ("le", "be")
+        ],
+    ]:
+        methods[f"read_{name}"] = reader(fmt, n)
+
+    def read_bytes(self, n):
+        if self.bits_left:
+            self.align_to_byte()
+        if n < 0:
+            return KaitaiStream.read_bytes(self, n)  # the runtime's own error
+        io = self._io
+        p = io._pos
+        if p + n > io._len:
+            raise short(n, io._len - p)
+        io._pos = p + n
+        return bytes(io.rarehub_view[p : p + n])
+
+    def pos(self):
+        return self._io._pos
+
+    def size(self):
+        return self._io._len
+
+    methods.update(read_bytes=read_bytes, pos=pos, size=size)
+    doc = (
+        "A KaitaiStream over an in-memory buffer (a :class:`ViewIO`): the same values and"
+        " errors as the runtime's, each primitive read with one ``struct.unpack_from``."
+    )
+    _BUFFER_STREAM = type("BufferStream", (KaitaiStream,), {"__doc__": doc, **methods})
+    return _BUFFER_STREAM
+
+
+_BUFFER_STREAM = None
+
+
+def buffer_stream(buffer, offset: int = 0):
+    """A fast Kaitai stream over ``buffer`` (bytes-like), positioned at ``offset``."""
+    stream = _stream_class()(ViewIO(buffer))
+    if offset:
+        stream.seek(offset)
+    return stream
+
+
+_DTYPES: dict[str, np.dtype] = {}
+_STRUCTS: dict = {}
+
+
+def read_struct(kio, fmt: str) -> tuple:
+    """Consecutive primitives (a ``struct`` format) read at once; the runtime's
+    EndOfStreamError if the stream is short."""
+    st = _STRUCTS.get(fmt)
+    if st is None:
+        import struct
+
+        st = _STRUCTS.setdefault(fmt, struct.Struct(fmt))
+    src = kio._io
+    if getattr(src, "rarehub_view", None) is None:
+        return st.unpack(kio.read_bytes(st.size))
+    if kio.bits_left:
+        kio.align_to_byte()
+    pos = src._pos
+    if pos + st.size > src._len:
+        from kaitaistruct import EndOfStreamError
+
+        have = max(src._len - pos, 0)
+        raise EndOfStreamError(
+            f"requested {st.size} bytes, but only {have} bytes available", st.size, have
+        )
+    src._pos = pos + st.size
+    return st.unpack_from(src.rarehub_view, pos)
+
+
 def read_array(kio, dtype: str, count) -> np.ndarray:
     """``count`` values of ``dtype`` from a Kaitai stream as one numpy array.
 
-    Same values as the stock loop; a short stream raises the runtime's EOFError naming the
-    bytes requested and available. Over a :class:`ViewIO` the array is a read-only view.
+    Same values as the stock loop; a short stream raises the runtime's EndOfStreamError
+    naming the bytes requested and available. Over a :class:`ViewIO` the array is a
+    zero-copy view into the buffer.
     """
     n = int(count)
-    dt = np.dtype(dtype)
+    dt = _DTYPES.get(dtype)
+    if dt is None:
+        dt = _DTYPES.setdefault(dtype, np.dtype(dtype))
     if n <= 0:
         return np.empty(0, dt)
     nbytes = n * dt.itemsize
-    view = getattr(kio._io, "rarehub_view", None)
-    if view is not None:
+    src = kio._io
+    view = getattr(src, "rarehub_view", None)
+    if view is None:
+        return np.frombuffer(kio.read_bytes(nbytes), dt)
+    if kio.bits_left:
         kio.align_to_byte()  # as read_bytes does
-        pos = kio.pos()
-        have = len(view) - pos
-        if have < nbytes:
-            from kaitaistruct import EndOfStreamError
+    pos = src._pos
+    if pos + nbytes > src._len:
+        from kaitaistruct import EndOfStreamError
 
-            raise EndOfStreamError(
-                f"requested {nbytes} bytes, but only {max(have, 0)} bytes available",
-                nbytes,
-                max(have, 0),
-            )
-        arr = np.frombuffer(view, dt, count=n, offset=pos)
-        kio.seek(pos + nbytes)
-        arr.flags.writeable = False
-        return arr
-    return np.frombuffer(kio.read_bytes(nbytes), dt)
+        have = max(src._len - pos, 0)
+        raise EndOfStreamError(
+            f"requested {nbytes} bytes, but only {have} bytes available", nbytes, have
+        )
+    src._pos = pos + nbytes
+    return np.frombuffer(view, dt, n, pos)
 
 
 def read_array_eos(kio, dtype: str) -> np.ndarray:
@@ -473,14 +645,28 @@ class KsyFormat:
         return self.modules[stem]
 
     def parse(self, source: str | os.PathLike | bytes | bytearray | memoryview | BinaryIO):
-        """Parse a file path, a bytes-like object or an open binary file; return the root."""
+        """Parse a file path, a bytes-like object or an open binary file; return the root.
+
+        The fast parser reads from memory through :func:`buffer_stream` (a path is
+        memory-mapped); the stock one (``fast=False``) through the runtime's own
+        ``KaitaiStream`` (a path is read whole).
+        """
         from kaitaistruct import KaitaiStream
 
-        if isinstance(source, bytes | bytearray | memoryview):
-            return self.root(KaitaiStream(ViewIO(source)))
         if isinstance(source, str | os.PathLike):
             with open(source, "rb") as f:
-                return self.root(KaitaiStream(ViewIO(f.read())))
+                size = os.fstat(f.fileno()).st_size
+                if self.fast and size:
+                    import mmap
+
+                    # memory-mapped: arrays are views of the page cache, not a copy
+                    source = memoryview(mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ))
+                else:
+                    source = f.read()
+        if isinstance(source, bytes | bytearray | memoryview):
+            if self.fast:
+                return self.root(buffer_stream(source))
+            return self.root(KaitaiStream(io.BytesIO(bytes(source))))
         return self.root(KaitaiStream(source))
 
 
@@ -524,6 +710,27 @@ def _load(directory: Path, main: Path, key: str, fast: bool) -> KsyFormat:
 
 
 _LOADED: dict[tuple[str, bool], KsyFormat] = {}
+_KEYS: dict[tuple, tuple[str, list[Path], list[tuple]]] = {}
+
+
+def _stamp(p: Path) -> tuple:
+    return (str(p), hashlib.sha256(p.read_bytes()).digest())  # µs for a .ksy; no YAML
+
+
+def _key_of(main: Path, import_dirs: tuple[Path, ...]) -> tuple[str, list[Path]]:
+    """(cache key, import closure), re-read only when a file involved changed."""
+    memo = _KEYS.get((main, import_dirs))
+    if memo is not None:
+        key, closure, stamps = memo
+        try:
+            if [_stamp(p) for p in closure] == stamps:
+                return key, closure
+        except OSError:
+            pass
+    closure = _import_closure(main, list(import_dirs))
+    key = cache_key(main, closure)
+    _KEYS[(main, import_dirs)] = (key, closure, [_stamp(p) for p in closure])
+    return key, closure
 
 
 def compile_ksy(
@@ -542,8 +749,7 @@ def compile_ksy(
     if not main.is_file():
         raise KsyError(f"{main}: no such .ksy file")
     main = main.resolve()
-    closure = _import_closure(main, [Path(d) for d in import_dirs])
-    key = cache_key(main, closure)
+    key, closure = _key_of(main, tuple(Path(d) for d in import_dirs))
     if (key, fast) in _LOADED:
         return _LOADED[(key, fast)]
     dirs = [Path(d) for d in import_dirs]

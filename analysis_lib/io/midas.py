@@ -10,7 +10,8 @@ data_size u4``) and a bank header (``all_bank_size u4, flags u4``) followed by b
 (``0x8001``) may close the file with a second ODB dump.
 
 :class:`MidasFile` reads one event at a time into its own buffer (never the whole file:
-a ``.gz`` file is decompressed as it is read) and checks the framing: a truncated file, an
+a ``.gz`` file is decompressed as it is read; an uncompressed one is memory-mapped one event
+at a time, so arrays are views of the page cache) and checks the framing: a truncated file, an
 event or bank overrunning its bounds or a bank name that is not four ASCII letters or
 digits raises :class:`MidasError` naming the file, the event serial number, the bank and
 the byte offset (of the uncompressed stream) — the events before the damage have been
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import mmap
+import os
 import re
 import struct
 import xml.etree.ElementTree as ET
@@ -38,6 +41,9 @@ MESSAGE_ID = 0x8002
 MIDAS_MAGIC = 0x4D49  # "MI" as bytes: I, M as a little-endian u2
 _EVENT_HEADER = struct.Struct("<HHIII")
 _BANK_HEADER = struct.Struct("<II")
+_BANK16 = struct.Struct("<4sHH")
+_BANK32 = struct.Struct("<4sII")
+_BANK32A = struct.Struct("<4sIII")
 _BANK_NAME = re.compile(rb"^[A-Za-z0-9_]{4}$")
 FLAG_BANK32 = 0x10
 FLAG_BANK32A = 0x20
@@ -71,7 +77,7 @@ class MidasEvent:
     time_stamp: int  # Unix seconds
     offset: int  # byte offset of the event header in the (uncompressed) file
     banks: dict[str, Bank] = field(repr=False)
-    buffer: bytearray = field(repr=False)
+    buffer: bytes | memoryview = field(repr=False)
 
     @property
     def time(self) -> dt.datetime:
@@ -175,29 +181,23 @@ class MidasFile:
     def _where(self, offset: int) -> str:
         return f"byte offset {offset}" + (" (uncompressed)" if self.compressed else "")
 
-    def _read(self, f: BinaryIO, n: int, offset: int, what: str, *, serial=None) -> bytearray:
-        buf = bytearray(n)
-        view = memoryview(buf)
-        got = 0
+    def _read(self, f: BinaryIO, n: int, offset: int, what: str, *, serial=None) -> bytes:
+        # one read into a fresh bytes object: no zero-filling, no second copy
         try:
-            while got < n:
-                k = f.readinto(view[got:])
-                if not k:
-                    break
-                got += k
+            data = f.read(n)
         except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
             where = f"event serial {serial}: " if serial is not None else ""
             raise MidasError(
                 f"{self.path}: {where}the compressed stream is damaged or cut short while"
-                f" reading {what} at {self._where(offset)} ({got} of {n} bytes read): {e}"
+                f" reading {what} at {self._where(offset)}: {e}"
             ) from None
-        if got < n:
+        if len(data) < n:
             where = f"event serial {serial}: " if serial is not None else ""
             raise MidasError(
                 f"{self.path}: truncated: {where}{what} at {self._where(offset)} needs {n}"
-                f" bytes, only {got} remain"
+                f" bytes, only {len(data)} remain"
             )
-        return buf
+        return data
 
     def events(self, *, include_special: bool = False) -> Iterator[MidasEvent]:
         """Yield the events after the begin-of-run header, one buffer each.
@@ -208,6 +208,7 @@ class MidasFile:
         with _open_stream(self.path) as f:
             self._skip(f, self.first_event_offset)
             offset = self.first_event_offset
+            mapped = None if self.compressed else self._mapped
             previous = None
             while True:
                 try:
@@ -225,14 +226,14 @@ class MidasFile:
                         f" header at {self._where(offset)} has {len(head)} of 16 bytes"
                     )
                 eid, mask, serial, ts, size = _EVENT_HEADER.unpack(head)
-                body = self._read(
-                    f,
-                    size,
-                    offset + 16,
+                what = (
                     f"the event data ({size} bytes announced by the header at"
-                    f" {self._where(offset)})",
-                    serial=serial,
+                    f" {self._where(offset)})"
                 )
+                if mapped is not None:
+                    body = mapped(f, offset + 16, size, what, serial)
+                else:
+                    body = self._read(f, size, offset + 16, what, serial=serial)
                 if eid in (EOR_ID, MESSAGE_ID, BOR_ID):
                     if include_special:
                         yield MidasEvent(eid, mask, serial, ts, offset, {}, body)
@@ -245,6 +246,22 @@ class MidasFile:
     def __iter__(self) -> Iterator[MidasEvent]:
         return self.events()
 
+    def _mapped(self, f: BinaryIO, offset: int, size: int, what: str, serial: int):
+        """An uncompressed event's data as a memoryview of a private read-only memory map
+        (no copy; unmapped when the last array using it goes)."""
+        have = os.fstat(f.fileno()).st_size - offset
+        if have < size:
+            raise MidasError(
+                f"{self.path}: truncated: event serial {serial}: {what} at"
+                f" {self._where(offset)} needs {size} bytes, only {max(have, 0)} remain"
+            )
+        f.seek(offset + size)
+        if size == 0:
+            return memoryview(b"")
+        start = offset - offset % mmap.ALLOCATIONGRANULARITY
+        mm = mmap.mmap(f.fileno(), offset + size - start, access=mmap.ACCESS_READ, offset=start)
+        return memoryview(mm)[offset - start :]
+
     def _skip(self, f: BinaryIO, n: int) -> None:
         if isinstance(f, gzip.GzipFile):
             while n:
@@ -255,7 +272,7 @@ class MidasFile:
         else:
             f.seek(n)
 
-    def _banks(self, body: bytearray, serial: int, event_offset: int) -> dict[str, Bank]:
+    def _banks(self, body: bytes | memoryview, serial: int, event_offset: int) -> dict[str, Bank]:
         view = memoryview(body)
         base = event_offset + 16
         if len(body) < _BANK_HEADER.size:
@@ -271,12 +288,8 @@ class MidasFile:
                 f" header (at {self._where(base)}) announces {all_size} bytes of banks, but the"
                 f" event holds {len(body) - 8}"
             )
-        if flags & FLAG_BANK32A:
-            hdr, hsize = struct.Struct("<4sIII"), 16
-        elif flags & FLAG_BANK32:
-            hdr, hsize = struct.Struct("<4sII"), 12
-        else:
-            hdr, hsize = struct.Struct("<4sHH"), 8
+        hdr = _BANK32A if flags & FLAG_BANK32A else _BANK32 if flags & FLAG_BANK32 else _BANK16
+        hsize = hdr.size
         banks: dict[str, Bank] = {}
         pos = _BANK_HEADER.size
         while pos < end:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .kaitai import ViewIO, compile_ksy
+from .kaitai import buffer_stream, compile_ksy
 from .midas import MidasError, MidasEvent, MidasFile
 
 FORMATS = Path(__file__).with_name("formats")
@@ -129,6 +129,7 @@ class ScdmsFile(MidasFile):
             # The DAQ leaves the MIDAS run number 0; the series id names the run.
             self.run_number = int(self.series.replace("_", ""))
         self._parser = None
+        self._names: dict[tuple[int, int], tuple[str, int]] = {}
 
     @property
     def parser(self):
@@ -188,7 +189,7 @@ class ScdmsFile(MidasFile):
         return self.events()
 
     def _decode(self, ev: MidasEvent) -> list[ScdmsEvent]:
-        from kaitaistruct import KaitaiStream, KaitaiStructError
+        from kaitaistruct import KaitaiStructError
 
         bank = ev.banks.get(PAYLOAD_BANK)
         if bank is None:
@@ -196,30 +197,46 @@ class ScdmsFile(MidasFile):
                 f"{self.path}: event serial {ev.serial_number} at {self._where(ev.offset)} has"
                 f" no {PAYLOAD_BANK} bank (banks: {list(ev.banks) or 'none'})"
             )
-        stream = ViewIO(bank.data)
+        stream = buffer_stream(bank.data)
         try:
-            payload = self.parser.root(KaitaiStream(stream))
+            payload = self.parser.root(stream)
         except (EOFError, KaitaiStructError, ValueError) as e:
             raise MidasError(
                 f"{self.path}: event serial {ev.serial_number}: bank {PAYLOAD_BANK!r} (data at"
                 f" {self._where(bank.offset)}, {bank.size} bytes) does not parse as SuperCDMS v8"
-                f" at {self._where(bank.offset + stream.tell())}: {e}"
+                f" at {self._where(bank.offset + stream.pos())}: {e}"
             ) from None
+        view = stream._io.rarehub_view
+        # The parse tree is cyclic (_parent, _root): only the cyclic GC frees it. Drop its
+        # link to the event's buffer now, so that the buffer goes with the last array
+        # (the traces) that uses it, by reference counting.
+        stream._io.rarehub_view = None
         out = []
+        names = self._names
         for trig in payload.trigger_blk:
-            names, dets, nums, pre, on, post, arrays = [], [], [], [], [], [], []
+            labels, rows, arrays = [], [], []
             for det in trig.detector_blk:
                 det_id = det.detector_hdr.det_id
                 for ch in det.channel_blk:
-                    kind = "P" if ch.channel_type == 1 else "Q"
-                    names.append(f"Det{det_id:02d}:{kind}{ch.channel_num:02d}")
-                    dets.append(det_id)
-                    nums.append(ch.channel_num)
-                    pre.append(ch.num_pre_pulse_samples)
-                    on.append(ch.num_on_pulse_samples)
-                    post.append(ch.num_post_pulse_samples)
+                    key = (det_id, ch.channel_packed)
+                    label = names.get(key)
+                    if label is None:  # once per channel word: the .ksy's instances
+                        kind = "P" if ch.channel_type == 1 else "Q"
+                        label = (f"Det{det_id:02d}:{kind}{ch.channel_num:02d}", ch.channel_num)
+                        names[key] = label
+                    labels.append(label[0])
+                    rows.append(
+                        (
+                            det_id,
+                            label[1],
+                            ch.num_pre_pulse_samples,
+                            ch.num_on_pulse_samples,
+                            ch.num_post_pulse_samples,
+                        )
+                    )
                     arrays.append(ch.sample)
-            code = int(trig.event_hdr.packed_type & 0xF)
+            table = np.array(rows, dtype=np.int64).reshape(-1, 5).T
+            code = trig.event_hdr.packed_type & 0xF
             out.append(
                 ScdmsEvent(
                     serial_number=ev.serial_number,
@@ -228,14 +245,14 @@ class ScdmsFile(MidasFile):
                     trigger_type=TRIGGER_TYPES.get(code, f"unknown-{code}"),
                     trigger_code=code,
                     event_number=trig.event_hdr.event_number,
-                    channels=names,
-                    detectors=np.array(dets, dtype=np.int64),
-                    channel_numbers=np.array(nums, dtype=np.int64),
-                    pre_pulse_samples=np.array(pre, dtype=np.int64),
-                    on_pulse_samples=np.array(on, dtype=np.int64),
-                    post_pulse_samples=np.array(post, dtype=np.int64),
+                    channels=labels,
+                    detectors=table[0],
+                    channel_numbers=table[1],
+                    pre_pulse_samples=table[2],
+                    on_pulse_samples=table[3],
+                    post_pulse_samples=table[4],
                     arrays=arrays,
-                    _buffer=stream.rarehub_view,
+                    _buffer=view,
                 )
             )
         return out

@@ -387,11 +387,14 @@ def _iter_parquet(path, columns, filter, step_size):
     step = _rows_per_step(step_size, int(row_bytes) or 8 * len(read))
     rows = 0
     for rg in range(meta.num_row_groups):
-        try:
-            batches = list(pf.iter_batches(batch_size=step, row_groups=[rg], columns=read))
-        except (OSError, pa.ArrowException) as e:
-            raise _parquet_failure(path, pf, rg, read, e) from None
-        for batch in batches:
+        batches = pf.iter_batches(batch_size=step, row_groups=[rg], columns=read)
+        while True:  # one batch in memory at a time; a decoding error names its column
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except (OSError, pa.ArrowException) as e:
+                raise _parquet_failure(path, pf, rg, read, e) from None
             rows += batch.num_rows
             yield path, pa.Table.from_batches([batch]).select(read), cols
     if not rows:  # zero rows: one empty chunk that keeps the columns and their types
@@ -462,14 +465,96 @@ def _first_bad_utf8(path: Path) -> tuple[int, int]:
     return offset, line
 
 
+def _not_utf8(path: Path) -> ReadError:
+    offset, line = _first_bad_utf8(path)
+    return ReadError(
+        f"{path}: byte offset {offset} (line {line}) is not UTF-8 text; CSV files are read"
+        " as UTF-8: re-encode it (e.g. `iconv -f latin1 -t utf-8`)"
+    )
+
+
+def _ragged(path: Path, line: int, header_line: int, header: list[str], fields: list[str]):
+    return ReadError(
+        f"{path}: line {line} has {len(fields)} fields where the header (line {header_line})"
+        f" has {len(header)}: expected {len(header)} ({', '.join(header)}), found"
+        f" {len(fields)} ({', '.join(fields)}); fix that line (a missing value is an empty"
+        " field between two commas; a comma inside a value needs double quotes)"
+    )
+
+
 def _csv_header(path: Path) -> list[str]:
     """Check that every record has as many fields as the header; return the header.
 
     pandas pads short rows with NaN and, with ``usecols=``, drops the extra fields of long
-    ones, so a ragged file would be misread without a word: one pass with the standard
-    ``csv`` module (same dialect as pandas: ``,`` and ``"`` quoting, blank lines skipped)
-    counts the fields of every record first.
+    ones, so a ragged file would be misread without a word: every record's fields are
+    counted first, by counting commas with numpy when the file has no quotes (about as
+    fast as pandas' own parse), else with the standard ``csv`` module (same dialect as
+    pandas: ``,`` and ``"`` quoting, blank lines skipped).
     """
+    header = _csv_header_unquoted(path)
+    return header if header is not None else _csv_header_quoted(path)
+
+
+def _csv_header_unquoted(path: Path, block_bytes: int = 1 << 24) -> list[str] | None:
+    """The fast path: None when the file has a quote, a NUL, a lone CR or a header that is
+    not UTF-8 (the ``csv`` module then reads it and names what is wrong)."""
+    header: list[str] | None = None
+    header_line = lines_before = 0
+    carry = b""
+    with path.open("rb") as fh:
+        while True:
+            block = fh.read(block_bytes)
+            part = carry + block if carry else block  # (no copies of the block below)
+            cut = part.rfind(b"\n") + 1 if block else len(part)
+            if not part:
+                break
+            if cut == 0:
+                carry = part
+                continue
+            carry = part[cut:]
+            if part.find(b'"', 0, cut) >= 0 or part.find(b"\0", 0, cut) >= 0:
+                return None
+            if part.find(b"\r", 0, cut) >= 0 and part.count(b"\r", 0, cut) != part.count(
+                b"\r\n", 0, cut
+            ):
+                return None  # old Mac line ends: the csv module knows them
+            # (UTF-8 is checked by pandas' own parse, see _iter_csv)
+            buf = np.frombuffer(part, np.uint8, count=cut)
+            ends = np.flatnonzero(buf == 10)
+            if buf[-1] != 10:  # the last line of the file, without a newline
+                ends = np.append(ends, len(buf))
+            starts = np.concatenate([[0], ends[:-1] + 1])
+            commas_before_end = np.searchsorted(np.flatnonzero(buf == 44), ends)
+            fields = np.diff(commas_before_end, prepend=0) + 1
+            stripped = ends - starts - (buf[np.maximum(ends - 1, 0)] == 13)
+            blank = stripped <= 0
+            first = 0
+            if header is None:
+                nonblank = np.flatnonzero(~blank)
+                if not nonblank.size:
+                    lines_before += len(ends)
+                    continue
+                first = int(nonblank[0])
+                try:
+                    text = part[starts[first] : ends[first]].decode().removesuffix("\r")
+                except UnicodeDecodeError:
+                    return None
+                header, header_line = text.split(","), lines_before + first + 1
+                first += 1
+            bad = np.flatnonzero(~blank[first:] & (fields[first:] != len(header)))
+            if bad.size:
+                i = first + int(bad[0])
+                text = part[starts[i] : ends[i]].decode(errors="replace").removesuffix("\r")
+                raise _ragged(path, lines_before + i + 1, header_line, header, text.split(","))
+            lines_before += len(ends)
+            if not block:
+                break
+    if header is None:
+        raise ReadError(f"{path}: empty CSV file: no header line, no columns")
+    return header
+
+
+def _csv_header_quoted(path: Path) -> list[str]:
     import csv
 
     header: list[str] | None = None
@@ -489,19 +574,9 @@ def _csv_header(path: Path) -> list[str]:
                     header, header_line = fields, start
                     continue
                 if len(fields) != len(header):
-                    raise ReadError(
-                        f"{path}: line {start} has {len(fields)} fields where the"
-                        f" header (line {header_line}) has {len(header)}: expected"
-                        f" {len(header)} ({', '.join(header)}), found {len(fields)}"
-                        f" ({', '.join(fields)}); fix that line (a missing value is an empty"
-                        " field between two commas; a comma inside a value needs double quotes)"
-                    )
+                    raise _ragged(path, start, header_line, header, fields)
     except UnicodeDecodeError:
-        offset, line = _first_bad_utf8(path)
-        raise ReadError(
-            f"{path}: byte offset {offset} (line {line}) is not UTF-8 text; CSV files are read"
-            " as UTF-8: re-encode it (e.g. `iconv -f latin1 -t utf-8`)"
-        ) from None
+        raise _not_utf8(path) from None
     except csv.Error as e:
         raise ReadError(f"{path}: line {reader.line_num}: malformed CSV: {e}") from None
     if header is None:
@@ -525,6 +600,8 @@ def _iter_csv(path, columns, filter, step_size):
     try:
         for df in pd.read_csv(path, usecols=read, chunksize=step, **options):
             yield path, {n: df[n].to_numpy() for n in read}, cols
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
     except (ValueError, pd.errors.ParserError) as e:
         raise ReadError(f"{path}: malformed CSV: {e}") from None
 
@@ -683,6 +760,23 @@ def _h5_byte_offset(ds, row: int) -> str:
     return ""
 
 
+def _h5_failure(path, ds, sl: slice, err: Exception) -> ReadError:
+    """Narrow a failed read down to the first chunk (rows, byte offset) that fails."""
+    start, stop = sl.start, sl.stop
+    step = ds.chunks[0] if ds.chunks else max(1, stop - start)
+    for s in range((start // step) * step, stop, step):
+        lo, hi = max(s, start), min(s + step, stop)
+        try:
+            ds[lo:hi]
+        except (OSError, ValueError, TypeError) as e:
+            start, stop, err = lo, hi, e
+            break
+    return ReadError(
+        f"{path}: reading {ds.name!r} rows {start}…{stop - 1}{_h5_byte_offset(ds, start)}:"
+        f" {err}; the file is damaged (truncated or overwritten): rewrite it from its source"
+    )
+
+
 def _h5_text(path, obj, column: str, v: np.ndarray, start: int) -> np.ndarray:
     try:
         return np.char.decode(v, "utf-8")
@@ -744,10 +838,7 @@ def _iter_hdf5(path, columns, filter, step_size, key):
                         chunk[c] = parts[c][sl]
             except (OSError, ValueError, TypeError) as e:
                 ds = obj if isinstance(obj, h5py.Dataset) else parts[c]
-                raise ReadError(
-                    f"{path}: reading {ds.name!r} rows {sl.start}…{sl.stop - 1}"
-                    f"{_h5_byte_offset(ds, sl.start)}: {e}"
-                ) from None
+                raise _h5_failure(path, ds, sl, e) from None
             for c, v in chunk.items():
                 if v.dtype.kind == "S":
                     chunk[c] = _h5_text(path, obj, c, v, start)

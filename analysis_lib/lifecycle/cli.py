@@ -22,6 +22,8 @@ import re
 import sys
 from pathlib import Path
 
+from ..catalog.connect import catalog_argument
+
 _UNITS_DAYS = {"d": 1.0, "w": 7.0, "h": 1 / 24}
 
 
@@ -90,7 +92,12 @@ def _free(args: argparse.Namespace) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--catalog", type=Path, required=True, help="catalog database")
+    p.add_argument(
+        "--catalog",
+        type=catalog_argument,
+        required=True,
+        help="the catalog: a SQLite file or a postgresql:// URL (password in ~/.pgpass)",
+    )
     p.add_argument(
         "--results",
         type=Path,

@@ -21,7 +21,8 @@ Each writer has a checker returning the problems it finds (an empty list: valid)
 - :func:`check_ro_crate` checks the RO-Crate 1.1+ rules a consumer relies on: the metadata
   descriptor, a root Dataset with name, description, datePublished and license, every
   ``@id`` reference resolving, every File listed in ``hasPart`` present in the bundle with
-  the sha256 recorded.
+  the sha256 recorded. The tests also run the RO-Crate validator (``roc-validator``, in an
+  isolated tool environment, offline) at its RECOMMENDED level.
 """
 
 from __future__ import annotations

@@ -27,8 +27,10 @@ shape only; put a normalisation uncertainty into the yield's constraint.
 Intervals are profile-likelihood intervals (MINOS: −2Δln L = χ²₁ quantile, Wilks 1938), the
 discovery significance is Z = √q₀ with q₀ = −2 ln[L(y_s = 0, θ̂̂)/L(ŷ_s, θ̂)] for ŷ_s > 0 and
 0 otherwise (Cowan, Cranmer, Gross & Vitells, EPJC 71 (2011) 1554, eq. 12 and 52),
-asymptotically; with ``n_toys`` the p-value is counted in toys drawn from the background-only
-fit with the control measurements and Gaussian global observables fluctuated too.
+asymptotically (:meth:`~analysis_lib.stats.templates.TemplateFit.significance`);
+:meth:`~analysis_lib.stats.templates.TemplateFit.toy_significance`
+counts the p-value in toys drawn from the background-only fit, with the control measurements
+and Gaussian global observables fluctuated too.
 
 Why not pyhf or cabinetry: pyhf implements exactly this HistFactory model, but as a JSON
 workspace with normalisation factors (multipliers of a nominal histogram), not event counts
@@ -528,21 +530,23 @@ class TemplateFit:
             raise KeyError(f"q0: {name!r} is not a yield; yields: {self.model.yield_names}")
         return self.model._q0(self.minuit, name, self.model._n, self.model._aux)
 
-    def significance(
-        self, name: str, *, n_toys: int = 0, seed: int = 0
-    ) -> tuple[float, float] | float:
-        """Discovery significance Z of yield ``name`` against its absence.
+    def significance(self, name: str) -> float:
+        """Asymptotic discovery significance Z = √q₀ of yield ``name`` against its absence
+        (Cowan et al. 2011, eq. 52; 0 when the best fit has no excess)."""
+        return float(np.sqrt(self.q0(name)))
 
-        Asymptotic Z = √q₀ (Cowan et al. 2011, eq. 52) by default. With ``n_toys`` > 0,
-        returns ``(Z, p)`` from toys drawn at the background-only fit (auxiliary
-        measurements fluctuated): p = fraction of toys with q₀ ≥ the observed q₀, and Z the
-        normal quantile Φ⁻¹(1 − p) (infinite if no toy reaches the observed q₀).
+    def toy_significance(self, name: str, *, n_toys: int, seed: int = 0) -> tuple[float, float]:
+        """Discovery significance of yield ``name`` counted in toys: ``(Z, p)``.
+
+        Toys are drawn at the background-only fit (``name`` fixed at 0), auxiliary
+        measurements fluctuated; p is the fraction of toys with q₀ ≥ the observed q₀ and
+        Z = Φ⁻¹(1 − p) (infinite when no toy reaches it: then Z > Φ⁻¹(1 − 1/n_toys)).
         """
         from scipy.stats import norm
 
+        if n_toys < 1:
+            raise ValueError(f"n_toys={n_toys}: need at least one toy")
         q0 = self.q0(name)
-        if n_toys <= 0:
-            return float(np.sqrt(q0))
         bkg = self.model.fit(fixed={name: 0.0})
         toys = self.model.fit_toys(bkg.values, n_toys=n_toys, seed=seed, discovery=name)
         p = float(np.mean(toys.q0 >= q0))

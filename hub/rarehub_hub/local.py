@@ -34,9 +34,13 @@ class LocalSite:
     idle_timeout_s
         Servers idle for longer than this many seconds are stopped by the idle culler.
     catalog
-        Catalog database (SQLite) the storage and data-quality monitors show, served as hub
-        services ``/services/storage-monitor/`` and ``/services/dq-monitor/`` (on 127.0.0.1,
-        ports ``port + 3`` and ``port + 4``) to every logged-in user; None: no monitors.
+        Catalog the storage and data-quality monitors show — a SQLite file, or a
+        ``postgresql://USER@HOST/DB`` URL without password — served as hub services
+        ``/services/storage-monitor/`` and ``/services/dq-monitor/`` (on 127.0.0.1, ports
+        ``port + 3`` and ``port + 4``) to every logged-in user; None: no monitors.
+    catalog_pgpass
+        libpq password file the monitors log in to a catalog server with (their
+        ``PGPASSFILE``), so no password is ever in their command line.
     monitor_origins
         ``HOST[:PORT]`` the users' browsers reach the hub at (the monitors' websocket checks
         the page's origin); empty: ``ip:port``.
@@ -49,7 +53,8 @@ class LocalSite:
     password: str
     prefix: Path = Path(sys.prefix)
     idle_timeout_s: int = 3600
-    catalog: Path | None = None
+    catalog: Path | str | None = None
+    catalog_pgpass: Path | None = None
     monitor_origins: tuple[str, ...] = ()
 
     @property
@@ -199,7 +204,10 @@ def monitor_services(site: LocalSite, bin_dir: Path) -> list[dict]:
                     str(auth_module),
                     *(a for origin in origins for a in ("--allow-websocket-origin", origin)),
                 ],
-                "environment": {"BOKEH_COOKIE_SECRET": cookie_secret},
+                "environment": {
+                    "BOKEH_COOKIE_SECRET": cookie_secret,
+                    **({"PGPASSFILE": str(site.catalog_pgpass)} if site.catalog_pgpass else {}),
+                },
                 "oauth_no_confirm": True,
                 "oauth_redirect_uri": f"{prefix}/login",
                 "display": True,

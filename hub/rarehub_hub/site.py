@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -67,7 +68,14 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "catalog": {
                     "type": "string",
-                    "description": "catalog database (SQLite) they show; absent: no monitors",
+                    "description": "catalog they show: a SQLite file or a "
+                    "postgresql://USER@HOST[:PORT]/DB URL without password (use a read-only "
+                    "role; the password goes in catalog_pgpass); absent: no monitors",
+                },
+                "catalog_pgpass": {
+                    "type": "string",
+                    "description": "libpq password file (mode 600, owned by the hub's user) "
+                    "the monitors log in to a catalog server with (their PGPASSFILE)",
                 },
                 "websocket_origins": {
                     "type": "array",
@@ -265,6 +273,21 @@ def schema_json() -> str:
     return json.dumps(SCHEMA, indent=2)
 
 
+def _catalog(value: str | None) -> Path | str | None:
+    """The monitors' catalog: a server URL stays text, a file becomes a Path."""
+    if not value:
+        return None
+    if "://" not in value:
+        return Path(value)
+    if re.match(r"^[A-Za-z0-9+.-]+://[^/@]*:[^/@]*@", value):  # not echoed: it holds a secret
+        raise SiteError(
+            "monitors.catalog: a password in the URL would be in the monitors' command line,"
+            " visible to every user; give the URL without it and the password in"
+            " monitors.catalog_pgpass (a libpq password file)"
+        )
+    return value
+
+
 def configure(c, site: Mapping[str, Any]) -> None:
     """Set the JupyterHub config ``c`` from a validated ``site`` (see :func:`validate_site`)."""
     auth = site["auth"]
@@ -276,7 +299,10 @@ def configure(c, site: Mapping[str, Any]) -> None:
         password=auth.get("shared_password", ""),
         prefix=Path(site["env_prefix"]),
         idle_timeout_s=site["idle_timeout_s"],
-        catalog=Path(site["monitors"]["catalog"]) if site["monitors"].get("catalog") else None,
+        catalog=_catalog(site["monitors"].get("catalog")),
+        catalog_pgpass=Path(site["monitors"]["catalog_pgpass"])
+        if site["monitors"].get("catalog_pgpass")
+        else None,
         monitor_origins=tuple(site["monitors"].get("websocket_origins", ())),
     )
     configure_local(c, local)

@@ -668,3 +668,72 @@ def test_scale_out_runs_its_dask_workers_as_jobs_on_the_real_slurm(
     assert res["all_stored"] is True
     assert sorted(res["runs"]) == [f"ge-demo-run{n:04d}" for n in (1, 2, 3, 4)]
     assert all(Path(p["of_amplitudes"]).is_relative_to(store) for p in res["paths"].values())
+
+
+def test_real_supercdms_data_finds_the_run_the_pulse_and_reads_a_new_format(
+    rarehub_image, demo_data, results_store, tmp_path
+):
+    """Tutorial 08 on the real SuperCDMS file (shipped in the image): the catalogued run, the
+    noise PSD and an OF amplitude consistent with the pulse, and a .ksy of the user's own."""
+    import struct
+
+    probe = {
+        "run_number": "int(run.run_number)",
+        "run_type": "run.run_type",
+        "start": "str(run.start_utc)",
+        "fs_Hz": "fs_Hz",
+        "triggers": "sorted(events)",
+        "random_shape": "random_event.traces.shape",
+        "physics_shape": "physics_event.traces.shape",
+        "psd_shape": "psd.shape",
+        "parseval_ratio": "float((psd[:, 1:].sum(axis=1) * fs_Hz / 1024"
+        " / (noise - noise.mean(axis=-1, keepdims=True)).var(axis=-1).mean(axis=0)).mean())",
+        "amplitude_ADC": "amplitude_ADC",
+        "sigma_ADC": "of_sum.sigma",
+        "baseline_spread_ADC": "float(baseline_ADC.std(ddof=1))",
+        "sum_peak_ADC": "float(np.convolve(channel_sum, np.ones(16) / 16, 'same').max())",
+        "sensor_peaks": "[int(r.samples.max()) for r in parsed.records]",
+        "sensor_fast": "sensor.fast_fields",
+        "my_root": "type(my_parsed).__name__",
+        "my_fast": "my_format.fast_fields",
+        "my_from": "str(my_format.directory)",
+        "compile_error": "compile_error",
+        "workdir": "str(Path.cwd())",
+    }
+    nb, res = run_notebook(
+        "08-real-supercdms-data", rarehub_image, demo_data, results_store, tmp_path, probe=probe
+    )
+    assert_clean_and_plotted(nb)
+    # the run, as the file name and the MIDAS begin-of-run header say
+    assert res["run_number"] == int("51230216_125838".replace("_", ""))
+    assert res["start"] == "2023-02-16 20:59:13+00:00"
+    assert res["run_type"] == "physics"
+    assert res["fs_Hz"] == 625e3
+    assert res["triggers"] == ["borr", "physics"]
+    assert res["random_shape"] == [12, 32768]
+    assert res["physics_shape"] == [12, 3008]
+    assert res["psd_shape"] == [12, 513]
+    # Parseval: Σ J·fs/N without DC is the variance of the mean-subtracted noise pieces
+    assert res["parseval_ratio"] == pytest.approx(1.0, rel=1e-6)
+    # a real pulse far above the noise; the OF resolution is what pulse-free pieces show
+    # (32 pieces: the spread's own error is ~13 %)
+    assert res["amplitude_ADC"] / res["sigma_ADC"] > 20
+    assert res["baseline_spread_ADC"] == pytest.approx(res["sigma_ADC"], rel=0.4)
+    assert res["amplitude_ADC"] == pytest.approx(res["sum_peak_ADC"], rel=0.2)
+    # the user's own format: the file the notebook wrote, read here with struct
+    data = (tmp_path / "my-sensor.dat").read_bytes()
+    n_ch, n_s, _ = struct.unpack_from("<BHf", data, 4)
+    pos, peaks = 11, []
+    while pos < len(data):
+        _, _, note_len = struct.unpack_from("<IBB", data, pos)
+        pos += 6 + note_len
+        peaks.append(int(np.frombuffer(data, "<i2", n_ch * n_s, pos).max()))
+        pos += 2 * n_ch * n_s
+    assert res["sensor_peaks"] == peaks
+    assert res["sensor_fast"] == ["sensor_demo.samples"]
+    # the user's edited copy was compiled in the image, by Node.js and the pinned compiler
+    assert res["my_root"] == "MySensor"
+    assert res["my_fast"] == ["my_sensor.samples"]
+    assert "/formats/compiled/" not in res["my_from"]  # not a shipped parser: compiled here
+    assert res["compile_error"].startswith(f"KsyError: {res['workdir']}/broken.ksy:")
+    assert "unable to find type 's3'" in res["compile_error"]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from postgres import as_postgres
 
 from rarehub_testing import REPO, free_port_block, require_executable, wait_for
 
@@ -37,84 +38,15 @@ def installed_code_only():
         yield
 
 
-def postgres_bin() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not found:
-        pytest.skip("PostgreSQL server not installed (Debian package postgresql)")
-    return found[-1].parent
-
-
-def as_postgres(*cmd: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["runuser", "-u", "postgres", "--", *cmd],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        **kw,
-    )
-
-
 @pytest.fixture(scope="module")
-def postgres():
-    """A throw-away PostgreSQL cluster on 127.0.0.1:<free port>, socket in its folder."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root: PostgreSQL runs as user postgres, started with runuser")
-    require_executable("runuser", "starts PostgreSQL as user postgres (Debian util-linux)")
-    pg = postgres_bin()
-    base = Path(tempfile.mkdtemp(prefix="rarehub-pg-", dir="/tmp"))
-    base.chmod(0o755)
-    shutil.chown(base, "postgres", "postgres")
-    data, sock = base / "data", base / "sock"
-    as_postgres("mkdir", "-m", "700", str(data), str(sock))
-    port = free_port_block(1)
-    as_postgres(
-        str(pg / "initdb"),
-        "-D",
-        str(data),
-        "-U",
-        "postgres",
-        "-E",
-        "UTF8",
-        "--no-sync",
-        "--auth-local=peer",
-        "--auth-host=scram-sha-256",
-    )
-    options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
-    as_postgres(
-        str(pg / "pg_ctl"),
-        "-D",
-        str(data),
-        "-l",
-        str(base / "postgres.log"),
-        "-w",
-        "-t",
-        "60",
-        "-o",
-        options,
-        "start",
-    )
-    try:
-        yield {"port": port, "socket_dir": sock, "bin": pg}
-    finally:
-        subprocess.run(
-            [
-                "runuser",
-                "-u",
-                "postgres",
-                "--",
-                str(pg / "pg_ctl"),
-                "-D",
-                str(data),
-                "-w",
-                "-m",
-                "fast",
-                "stop",
-            ],
-            capture_output=True,
-            timeout=120,
-        )
-        shutil.rmtree(base, ignore_errors=True)
+def postgres(postgres_server):
+    """The session's throw-away PostgreSQL on 127.0.0.1:<free port>, socket in its folder
+    (tests/conftest.py, tests/support/postgres.py)."""
+    return {
+        "port": postgres_server.port,
+        "socket_dir": postgres_server.socket_dir,
+        "bin": postgres_server.bin,
+    }
 
 
 def processes_under(prefix: Path) -> list[str]:

@@ -8,12 +8,12 @@ def run(capsys, *argv):
     return capsys.readouterr().out
 
 
-def test_scan_list_query_show_verify(tmp_path, capsys):
+def test_scan_list_query_show_verify(tmp_path, capsys, catalog_target):
     data = tmp_path / "data"
     data.mkdir()
     for n in (1, 2):
         (data / f"run{n:04d}.csv").write_text("a,b\n1,2\n")
-    db = str(tmp_path / "catalog.sqlite")
+    db = str(catalog_target)  # a SQLite file, or a server URL: the same commands
     out = run(
         capsys,
         "catalog",

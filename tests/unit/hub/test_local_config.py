@@ -1,22 +1,45 @@
+import asyncio
+from ipaddress import ip_address
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
+from sqlalchemy.engine import make_url
 from traitlets.config import Config
 
 from rarehub_hub.local import LocalSite, configure_local, deliver_tutorials
 from rarehub_hub.start import ensure_password
 
 
-def test_config_binds_loopback_and_uses_state(tmp_path):
+def test_config_keeps_every_listener_on_loopback_and_every_file_in_the_state(tmp_path):
+    """What the configuration does, not what it says: for a port of our choosing, three
+    loopback listeners on three ports, the hub's files inside the state folder, and a
+    shared password that logs anyone in (and a wrong one nobody)."""
     c = Config()
-    site = LocalSite(tmp_path, "127.0.0.1", 8000, "/bin/chp", "password123")
-    configure_local(c, site)
-    assert c.JupyterHub.bind_url == "http://127.0.0.1:8000"
-    assert c.JupyterHub.hub_bind_url.startswith("http://127.0.0.1:")
-    assert c.ConfigurableHTTPProxy.api_url.startswith("http://127.0.0.1:")
-    assert c.Spawner.ip == "127.0.0.1"
-    assert str(tmp_path) in c.JupyterHub.db_url
-    assert c.SharedPasswordAuthenticator.user_password == "password123"
+    port = 18123  # not the default: the configuration must follow the site's port
+    configure_local(c, LocalSite(tmp_path, "127.0.0.1", port, "/bin/chp", "password123"))
+    listeners = [
+        urlsplit(u)
+        for u in (c.JupyterHub.bind_url, c.JupyterHub.hub_bind_url, c.ConfigurableHTTPProxy.api_url)
+    ]
+    assert all(ip_address(u.hostname).is_loopback for u in listeners)
+    assert ip_address(c.Spawner.ip).is_loopback
+    assert listeners[0].port == port
+    assert len({u.port for u in listeners}) == 3  # public proxy, hub API, proxy API
+    database = Path(make_url(c.JupyterHub.db_url).database)
+    for path in (database, c.JupyterHub.cookie_secret_file, c.ConfigurableHTTPProxy.pid_file):
+        assert Path(path).is_relative_to(tmp_path), path
+
+    auth = SharedPasswordAuthenticator(config=c)
+
+    def login(name, password):
+        data = {"username": name, "password": password}
+        return asyncio.run(auth.get_authenticated_user(None, data))
+
+    assert login("alice", "password123")["name"] == "alice"
+    assert login("bob", "password123")["name"] == "bob"
+    assert login("alice", "password124") is None
 
 
 def test_tutorials_copied_but_never_overwritten(tmp_path):

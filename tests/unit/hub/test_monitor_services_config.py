@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from traitlets.config import Config
 
-from rarehub_hub.site import configure, validate_site
+from rarehub_hub.site import SiteError, configure, validate_site
 
 
 def site(tmp_path: Path, **extra) -> dict:
@@ -63,3 +64,18 @@ def test_monitors_accept_the_websocket_origins_the_site_names(tmp_path):
         cmd = s["command"]
         assert cmd[cmd.index("--allow-websocket-origin") + 1] == "hub.example.org"
         assert cmd.count("--allow-websocket-origin") == 1
+
+
+def test_monitors_read_a_catalog_server_with_a_password_file_never_a_password(tmp_path):
+    url = "postgresql://catalog_reader@db.example.org/rarehub"
+    pgpass = tmp_path / "monitors.pgpass"
+    c = Config()
+    configure(c, site(tmp_path, monitors={"catalog": url, "catalog_pgpass": str(pgpass)}))
+    for s in c.JupyterHub.services[1:]:
+        cmd = s["command"]
+        assert cmd[cmd.index("--catalog") + 1] == url
+        assert s["environment"]["PGPASSFILE"] == str(pgpass)
+    secret = "pw-" + "x" * 12
+    with pytest.raises(SiteError, match="catalog_pgpass") as refused:
+        configure(Config(), site(tmp_path, monitors={"catalog": url.replace("@", f":{secret}@")}))
+    assert secret not in str(refused.value)

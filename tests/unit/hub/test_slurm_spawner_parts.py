@@ -164,10 +164,12 @@ async def _answer_302(reader, writer):
     writer.close()
 
 
-def test_start_waits_for_the_server_to_answer_without_backing_off():
-    """JupyterHub's own check backs off to seconds; the spawner's sees a server at once."""
-    import time
+def test_start_waits_for_the_server_to_answer_without_backing_off(monkeypatch):
+    """JupyterHub's own check backs off to seconds; the spawner's sees a server at once.
 
+    Counted in checks, not seconds (a wall-clock bound is flaky on busy cores): the server
+    comes up just before the spawner's 6th check (a real server on 127.0.0.1), which must
+    see it, and the waits between checks must all be the same (no back-off)."""
     sp = make_spawner()
     sp.job_id = "5"
 
@@ -176,21 +178,36 @@ def test_start_waits_for_the_server_to_answer_without_backing_off():
 
     sp.job_info = running
     port = _free_port()
+    checks: list[bool] = []
+    servers = []
+    real_check = sp._answers_http
+
+    async def check(url):
+        if len(checks) == 5:  # the server starts now: the 6th check is the first to see it
+            servers.append(await asyncio.start_server(_answer_302, "127.0.0.1", port))
+        checks.append(await real_check(url))
+        return checks[-1]
+
+    sp._answers_http = check
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds, *args, **kwargs):
+        waits.append(seconds)
+        return await real_sleep(seconds, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
 
     async def scenario():
-        async def serve_later():
-            await asyncio.sleep(1.0)
-            server = await asyncio.start_server(_answer_302, "127.0.0.1", port)
-            return server, time.monotonic()
+        try:
+            await sp._wait_http("127.0.0.1", port)
+        finally:
+            for server in servers:
+                server.close()
 
-        later = asyncio.ensure_future(serve_later())
-        await sp._wait_http("127.0.0.1", port)
-        seen = time.monotonic()
-        server, up = await later
-        server.close()
-        return seen - up
-
-    assert 0 <= asyncio.run(scenario()) < 0.5
+    asyncio.run(scenario())
+    assert checks == [False] * 5 + [True]
+    assert waits == [sp.ready_check_interval_s] * 5
 
 
 def test_a_job_gone_before_its_server_answers_fails_the_spawn_at_once():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -40,9 +43,59 @@ def test_failed_write_keeps_the_old_file_and_removes_the_temporary(tmp_path):
     assert _leftovers(tmp_path) == []
 
 
-def test_durable_write_gives_the_same_file(tmp_path):
-    target = atomic_write_text(tmp_path / "a.txt", "x" * 10_000, durable=True)
+def fsync_spy(monkeypatch, target):
+    """Record each os.fsync (then really call it): what the descriptor is, what it holds,
+    and whether ``target`` exists yet. A spy, not a mock: no other way to see an fsync."""
+    calls = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        what = Path(f"/proc/self/fd/{fd}").readlink()
+        held = None if what.is_dir() else what.read_text()
+        calls.append({"path": what, "content": held, "target_exists": target.exists()})
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return calls
+
+
+@pytest.mark.parametrize("how", ["text", "writer"])
+def test_durable_write_fsyncs_the_data_before_the_rename_and_the_folder_after(
+    tmp_path, monkeypatch, how
+):
+    target = tmp_path / "a.txt"
+    calls = fsync_spy(monkeypatch, target)
+    if how == "text":
+        atomic_write_text(target, "x" * 10_000, durable=True)
+    else:
+
+        class TextWriter(AtomicWriter):
+            def __init__(self, path):
+                super().__init__(path, durable=True)
+                self.fh = open(self.tmp, "w")  # noqa: SIM115  (closed in _finish)
+
+            def _finish(self):
+                self.fh.close()
+
+        with TextWriter(target) as w:
+            w.fh.write("x" * 10_000)
     assert target.read_text() == "x" * 10_000
+    data, folder = calls  # exactly two fsyncs
+    # the temporary file, whole, before the name points at it …
+    assert data["path"].parent == tmp_path
+    assert data["path"].name.startswith(".a.txt.")
+    assert data["content"] == "x" * 10_000
+    assert not data["target_exists"]
+    # … then the folder, once the new name is in it
+    assert folder["path"] == tmp_path
+    assert folder["target_exists"]
+
+
+def test_a_write_that_is_not_durable_does_not_fsync(tmp_path, monkeypatch):
+    target = tmp_path / "a.txt"
+    calls = fsync_spy(monkeypatch, target)
+    atomic_write_text(target, "x")
+    assert calls == []
 
 
 def test_parquet_writer_discards_everything_on_an_exception(tmp_path):

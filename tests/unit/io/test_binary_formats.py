@@ -234,3 +234,50 @@ def test_memmap_reads_what_struct_wrote(
             BinaryDataError, match=f"byte offset {4 + (n_records - 1) * bf.dtype.itemsize}"
         ):
             fmt.open(path)
+
+
+# ------------------------------------------------------------------ issue 19: header-driven sizes
+def _set_header(path, n_channels=None, n_samples=None):
+    b = bytearray(path.read_bytes())
+    if n_channels is not None:
+        struct.pack_into("<H", b, 4, n_channels)
+    if n_samples is not None:
+        struct.pack_into("<I", b, 6, n_samples)
+    path.write_bytes(bytes(b))
+
+
+def test_a_record_of_2_gib_or_more_is_refused_naming_the_header_fields(tmp_path):
+    p = tmp_path / "huge.bin"
+    write_daq(p, 2)
+    _set_header(p, n_channels=40000, n_samples=40000)  # 3.2 GB per record: a corrupt header
+    with pytest.raises(BinaryDataError) as e:
+        load_format(DAQ).open(p)
+    msg = str(e.value)
+    assert msg.startswith(f"{p}: ")
+    assert "header.n_channels = 40000" in msg
+    assert "header.n_samples = 40000" in msg
+    assert "would be 3200000000 bytes" in msg
+
+
+def test_zero_channels_is_refused_not_read_as_garbage_records(tmp_path):
+    p = tmp_path / "zero.bin"
+    write_daq(p, 3, n_channels=2, n_samples=50)  # 3 × 212 bytes = 53 records of 12 bytes
+    _set_header(p, n_channels=0)
+    with pytest.raises(BinaryDataError) as e:
+        load_format(DAQ).open(p)
+    msg = str(e.value)
+    assert msg.startswith(f"{p}: ")
+    assert "'samples'" in msg
+    assert "header.n_channels = 0" in msg
+
+
+def test_not_a_whole_number_of_records_names_the_header_fields(tmp_path):
+    p = tmp_path / "ragged.bin"
+    write_daq(p, 3, n_channels=2, n_samples=50)
+    _set_header(p, n_samples=49)  # records of 208 bytes where 212 were written
+    with pytest.raises(BinaryDataError) as e:
+        load_format(DAQ).open(p)
+    msg = str(e.value)
+    assert "not a whole number of 208-byte records" in msg
+    assert "header.n_channels = 2" in msg
+    assert "header.n_samples = 49" in msg

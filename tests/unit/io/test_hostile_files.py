@@ -32,7 +32,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis_lib.io import RawFile, RawFormatError, RawWriter, ReadError, read_table
-from analysis_lib.io.tables import _FORMATS, _h5_table
+from analysis_lib.io.tables import (
+    _FORMATS,
+    _csv_header_quoted,
+    _csv_header_unquoted,
+    _h5_table,
+)
 
 LIBRARIES = ("np", "pd", "ak")
 FAST = settings(
@@ -238,6 +243,51 @@ def test_csv_ragged_row_anywhere_is_named_by_line(tmp_path, df, where, extra):
         read_table(path, columns=["i", "x"])
 
 
+@FAST
+@given(
+    df=csv_tables(),
+    where=st.integers(0, 29),
+    extra=st.sampled_from([-1, 1, 3]),  # (two columns: one less than -1 is a blank line)
+    crlf=st.booleans(),
+    blank=st.booleans(),
+)
+def test_csv_ragged_row_in_an_unquoted_file_is_named_by_line(
+    tmp_path, df, where, extra, crlf, blank
+):
+    """Files without quotes take the fast (numpy) field count: same lines, same message."""
+    lines = df[["i", "x"]].to_csv(index=False).splitlines()
+    row = min(where, len(lines) - 2) + 1
+    fields = lines[row].split(",")
+    lines[row] = ",".join(fields[: len(fields) + extra] if extra < 0 else fields + ["9"] * extra)
+    if blank:
+        lines.insert(1, "")  # a blank line is skipped, but counts as a line
+    path = tmp_path / "t.csv"
+    path.write_bytes(("\r\n" if crlf else "\n").join(lines).encode())
+    line = row + 1 + blank
+    found = len(lines[row + blank].split(","))
+    with pytest.raises(ReadError, match=rf"t\.csv: line {line} has {found} fields.*expected 2"):
+        read_table(path)
+
+
+@FAST
+@given(
+    text=st.text(alphabet=st.sampled_from("ab1,\r\n \t"), max_size=60),
+)
+def test_csv_fast_field_count_agrees_with_the_csv_module(tmp_path, text):
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode())
+
+    def outcome(check):
+        try:
+            return check(path)
+        except ReadError as e:
+            return str(e)
+
+    fast = outcome(_csv_header_unquoted)
+    if fast is not None:  # None: the fast path declines (a lone CR), the csv module reads it
+        assert fast == outcome(_csv_header_quoted)
+
+
 # ---------------------------------------------------------------- Parquet, property-based
 tz_names = st.sampled_from(["UTC", "Europe/Zurich", "America/New_York", "Asia/Kolkata"])
 
@@ -301,6 +351,23 @@ def test_parquet_damaged_column_chunk_is_named_with_its_offset(corpus, tmp_path)
     ):
         read_table(path)
     assert len(read_table(path, columns=["event"])) == 300, "the other columns still read"
+
+
+@pytest.mark.parametrize("chunk", [0, 2, 4])
+def test_hdf5_damaged_chunk_is_named_with_its_rows_and_offset(corpus, tmp_path, chunk):
+    with h5py.File(corpus["hdf5"]) as f:
+        info = f["events"].id.get_chunk_info_by_coord((64 * chunk,))
+    data = bytearray(corpus["hdf5"].read_bytes())
+    data[info.byte_offset : info.byte_offset + 16] = bytes(16)  # the zstd frame header
+    path = tmp_path / "rot.h5"
+    path.write_bytes(bytes(data))
+    last = min(64 * chunk + 63, 299)
+    with pytest.raises(
+        ReadError,
+        match=rf"rot\.h5: reading '/events' rows {64 * chunk}…{last} \(its chunk starts at"
+        rf" byte offset {info.byte_offset}\)",
+    ):
+        read_table(path)
 
 
 # ---------------------------------------------------------------- HDF5 and ROOT, unusual but valid

@@ -26,6 +26,10 @@ from rarehub_testing import REPO
 
 DIGEST = "sha256:" + "ab" * 32
 CFFCONVERT = "cffconvert==2.0.0"  # the reference validator; pins jsonschema<4, so not locked
+ROC_VALIDATOR = "roc-validator==0.13.0"  # the RO-Crate validator (crs4), also a tool env
+# Its checks that need the network, which tests must not use: fetching the JSON-LD context
+# from w3id.org (4.1, 4.2) and resolving the root's DOI (51.1).
+ROC_ONLINE_CHECKS = "ro-crate-1.3_4.1,ro-crate-1.3_4.2,ro-crate-1.3_51.1"
 
 
 def spec_for(src: Path, **over) -> ReleaseSpec:
@@ -103,6 +107,30 @@ def test_cffconvert_itself_validates_the_citation(bundle, tmp_path):
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "valid according to schema version 1.2.0" in out.stdout + out.stderr
+
+
+def test_the_ro_crate_validator_passes_the_crate_offline(bundle, tmp_path):
+    """The RO-Crate validator (roc-validator, isolated tool environment) at the
+    RECOMMENDED level, offline: no request leaves the machine."""
+    env = dict(os.environ, UV_TOOL_DIR=str(tmp_path / "tools"), UV_SYSTEM_CERTS="1")
+    command = [uv(), "tool", "run", "--quiet", "--from", ROC_VALIDATOR, "rocrate-validator"]
+    report = tmp_path / "report.json"
+    options = ["-y", "--disable-color", "validate", "--offline", "--no-paging"]
+    options += ["-l", "recommended", "--skip-checks", ROC_ONLINE_CHECKS]
+    options += ["-f", "json", "-o", str(report), str(bundle)]
+    out = subprocess.run(
+        [*command, *options],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    assert report.is_file(), out.stdout[-2000:] + out.stderr[-2000:]
+    result = json.loads(report.read_text())
+    assert [i["message"] for i in result["issues"]] == []
+    assert result["passed"] is True
+    assert out.returncode == 0
+    assert result["statistics"]["total_passed_requirements"] > 50
 
 
 def test_zenodo_json_has_the_deposit_fields(bundle):

@@ -113,7 +113,7 @@ def test_toy_significance_agrees_with_the_asymptotic_one_near_two_sigma():
     fit = TemplateModel(asimov(model, truth), components()).fit()
     z_asym = fit.significance("signal")
     assert 1.5 < z_asym < 3
-    z_toys, p = fit.significance("signal", n_toys=1000, seed=3)
+    z_toys, p = fit.toy_significance("signal", n_toys=1000, seed=3)
     assert z_toys == pytest.approx(z_asym, abs=0.25)
     assert p == pytest.approx(norm.sf(z_asym), abs=3 * np.sqrt(norm.sf(z_asym) / 1000) + 0.003)
 
