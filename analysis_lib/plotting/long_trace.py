@@ -6,6 +6,7 @@ from typing import Any
 
 import holoviews as hv
 import numpy as np
+from bokeh.models import BasicTickFormatter
 from holoviews.streams import RangeX
 from numpy.typing import ArrayLike
 
@@ -72,7 +73,15 @@ def long_trace(
             f"drawn as min/max of {n_bins} bins of the visible window."
         )
     # Keep the full extent zoomable-out to, and the y axis following the visible data.
-    curve_opts = dict(xlim=full_range, framewise=True, tools=["xwheel_zoom"], **kwds)
+    # Plain numbers on the time axis at every zoom (0.0001 s, not 1.000e-4; the unit stays
+    # s because the window changes from the whole stream to microseconds)
+    curve_opts = dict(
+        xlim=full_range,
+        framewise=True,
+        tools=["xwheel_zoom"],
+        xformatter=BasicTickFormatter(use_scientific=False),
+        **kwds,
+    )
     curve_opts.update(annotation_options(lineage, caption))
 
     def draw(x_range: tuple[float, float] | None) -> hv.Curve:

@@ -6,9 +6,17 @@ from typing import Any
 
 import holoviews as hv
 import numpy as np
+from bokeh.models import BasicTickFormatter
 from numpy.typing import ArrayLike
 
 from .annotate import annotate
+
+
+def _plain_time_axis(plot, element) -> None:
+    """Plain numbers on the time axis (a run of days: 172800 s, not 1.728e+5); a hook,
+    because HoloViews drops ``xformatter`` on overlays with ``multi_y``."""
+    for axis in plot.state.xaxis:
+        axis.formatter = BasicTickFormatter(use_scientific=False)
 
 
 def rate_vs_time(
@@ -76,7 +84,11 @@ def rate_vs_time(
         pdim = hv.Dimension("beam_power_MW", label="Beam power", unit="MW")
         beam = hv.Curve((bt, bp), kdims=[kdim], vdims=[pdim], label="beam power")
         layers.append(beam.opts(interpolation="steps-post", color="gray", alpha=0.7))
-    overlay = hv.Overlay(layers).opts(multi_y=beam_time_s is not None, legend_position="top")
+    overlay = hv.Overlay(layers).opts(
+        multi_y=beam_time_s is not None,
+        legend_position="top",
+        hooks=[_plain_time_axis],
+    )
     if caption is None:
         caption = f"Event rate in {bin_s:g} s bins (Poisson errors)" + (
             "; grey: beam power (right axis)." if beam_time_s is not None else "."

@@ -11,6 +11,19 @@ from numpy.typing import ArrayLike
 
 from .annotate import annotate
 
+#: Time units of a trace axis, from the largest: (dimension suffix, unit, seconds per unit).
+TIME_UNITS = (("s", "s", 1.0), ("ms", "ms", 1e-3), ("us", "µs", 1e-6), ("ns", "ns", 1e-9))
+
+
+def time_unit(span_s: float) -> tuple[str, str, float]:
+    """The largest unit in which ``span_s`` is at least 1 (so that tick labels read 0 … 6 ms,
+    never 0.000e+0 … 6.000e-3 s): (dimension suffix, unit label, seconds per unit)."""
+    span_s = abs(float(span_s))
+    for unit in TIME_UNITS:
+        if span_s >= unit[2]:
+            return unit
+    return TIME_UNITS[-1]
+
 
 def _by_channel(arrays: Any, names: list[str] | None, what: str) -> dict[str, np.ndarray]:
     if arrays is None:
@@ -55,7 +68,9 @@ def trace_viewer(
     channels
         Channel names for array input (default ``ch0``, ``ch1`` …).
     t0_s
-        Time of the first sample, s (e.g. negative pre-trigger).
+        Time of the first sample, s (e.g. negative pre-trigger). The time axis is drawn in
+        the largest of s, ms, µs, ns in which the traces span at least 1 (6 ms traces:
+        0 … 6 ms).
     templates, fits
         Same shapes as ``traces`` (a subset of channels for mappings): the pulse template
         scaled to the event (dashed) and the fitted pulse (dotted).
@@ -70,7 +85,8 @@ def trace_viewer(
     -------
     holoviews.Overlay
         ``Curve`` elements with group ``Trace``, ``Template`` or ``Fit`` and the channel as
-        label; kdim ``time_s``.
+        label; kdim ``time_<unit>`` (``time_s``, ``time_ms``, ``time_us`` or ``time_ns``,
+        see :func:`time_unit`), in that unit.
     """
     data = _by_channel(traces, channels, "traces")
     names = list(data)
@@ -78,14 +94,16 @@ def trace_viewer(
         "Template": _by_channel(templates, names, "templates"),
         "Fit": _by_channel(fits, names, "fits"),
     }
-    kdim = hv.Dimension("time_s", label="Time", unit="s")
+    n_samples = max((y.size for y in data.values()), default=0)
+    suffix, unit, per_unit_s = time_unit(n_samples / sample_rate_Hz)
+    kdim = hv.Dimension(f"time_{suffix}", label="Time", unit=unit)
     vdim = hv.Dimension(value_dim, unit=value_unit)
     palette = hv.Cycle.default_cycles["default_colors"]
     curves = []
     for i, name in enumerate(names):
         color = palette[i % len(palette)]
         y = data[name]
-        t = t0_s + np.arange(y.size) / sample_rate_Hz
+        t = (t0_s + np.arange(y.size) / sample_rate_Hz) / per_unit_s
         trace = hv.Curve((t, y), kdims=[kdim], vdims=[vdim], group="Trace", label=name)
         curves.append(trace.opts(color=color, **kwds))
         for group, dash in (("Template", "dashed"), ("Fit", "dotted")):

@@ -13,6 +13,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+#: Jupyter config of the local servers: JupyterLab's news (announcements) plugin disabled.
+LAB_OFFLINE_CONFIG = Path(__file__).resolve().parent / "jupyter" / "lab-offline"
+
 
 @dataclass(frozen=True)
 class LocalSite:
@@ -129,6 +132,12 @@ def configure_local(c, site: LocalSite) -> None:
     c.Spawner.environment = {
         "RAREHUB_DATA": str(site.data_dir),
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        # JupyterLab's news prompt ("get notified about official Jupyter news?") is off: it
+        # would fetch from the internet, and offline hubs should not ask (the image does the
+        # same in /etc/jupyter/labconfig)
+        "JUPYTER_CONFIG_PATH": os.pathsep.join(
+            [str(LAB_OFFLINE_CONFIG), *filter(None, [os.environ.get("JUPYTER_CONFIG_PATH")])]
+        ),
     }
 
     def pre_spawn_hook(spawner):

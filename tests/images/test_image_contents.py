@@ -138,6 +138,19 @@ def test_labels_user_and_healthcheck(rarehub_image):
     assert info["Healthcheck"]["Test"] == ["CMD", "/usr/local/bin/rarehub-healthcheck"]
 
 
+def test_the_runtime_environment_carries_no_build_only_variables(rarehub_image):
+    """DEBIAN_FRONTEND and uv's UV_* settings serve the build only: podman, Apptainer and
+    Charliecloud runs see the image's environment, which holds what the lab needs."""
+    (info,) = json.loads(podman("image", "inspect", rarehub_image).stdout)
+    names = {e.partition("=")[0] for e in info["Config"]["Env"]}
+    build_only = sorted(n for n in names if n == "DEBIAN_FRONTEND" or n.startswith("UV_"))
+    assert build_only == [], f"build-only variables in the image's environment: {build_only}"
+    assert {"PATH", "LANG", "RAREHUB_TUTORIALS"} <= names
+    # … and what a container actually sees
+    seen = podman("run", "--rm", "--network=none", rarehub_image, "env").stdout.splitlines()
+    assert not [v for v in seen if v.startswith(("DEBIAN_FRONTEND=", "UV_"))], seen
+
+
 def test_any_uid_without_a_home_gets_one_under_tmp(rarehub_image):
     # Read-only root, a UID unknown to the image, no HOME bound: the entry point falls back
     # to a private folder under /tmp, and programs can write there.

@@ -80,6 +80,18 @@ def test_lab_answers_api_status(lab):
     assert "JupyterLab" in page.text
 
 
+def test_the_lab_does_not_ask_for_jupyter_news(lab):
+    """The announcements plugin ("get notified about official Jupyter news?", fetched from
+    the internet) is disabled in the page config JupyterLab serves: offline hubs never ask."""
+    page = lab.get("/lab")
+    match = re.search(
+        r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page.text, re.S
+    )
+    assert match, page.text[:2000]
+    disabled = json.loads(match[1])["disabledExtensions"]
+    assert "@jupyterlab/apputils-extension:announcements" in disabled
+
+
 def test_startup_log_has_no_warnings_or_errors(lab):
     assert "is running at" in lab.startup_log
     bad = [

@@ -29,7 +29,16 @@ def test_choose_run_cut_and_step(sample_catalog):
     assert isinstance(plot, hv.Overlay)
     with RawFile(sample_catalog.parent / "raw_run0002.h5") as raw:
         want = raw.event(event)
+        raw_rate = raw.sample_rate_Hz
     np.testing.assert_array_equal(plot.values()[1].dimension_values("amplitude"), want[1])
+    # the time axis in a unit read at a glance (was: 0.000e+0 … 6.000e-3 s)
+    (kdim,) = plot.values()[1].kdims
+    t = plot.values()[1].dimension_values(kdim)
+    duration_s = len(want[1]) / raw_rate
+    assert kdim.unit in {"ms", "µs"}
+    scale = {"ms": 1e3, "µs": 1e6}[kdim.unit]
+    np.testing.assert_allclose(t[-1] - t[0], (duration_s - 1 / raw_rate) * scale)
+    assert 1 <= duration_s * scale < 1000
     assert lineage_of(plot)["lineage"]["data"] == f"raw_run0002.h5 event {event}"
     shown = parts["features"].object
     assert shown.loc["amplitude_adc", "value"] == features.loc[event, "amplitude_adc"]

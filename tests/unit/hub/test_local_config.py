@@ -70,3 +70,17 @@ def test_password_random_stored_and_reused(tmp_path):
 def test_password_too_short_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="at least 8"):
         ensure_password(tmp_path, "short")
+
+
+def test_local_servers_do_not_ask_for_jupyter_news(tmp_path, monkeypatch):
+    """JupyterLab's news prompt fetches from the internet: the local servers' page config,
+    as JupyterLab itself computes it from their environment, disables the plugin."""
+    from jupyterlab_server.config import get_page_config
+
+    plugin = "@jupyterlab/apputils-extension:announcements"
+    monkeypatch.delenv("JUPYTER_CONFIG_PATH", raising=False)
+    assert plugin not in get_page_config([])["disabledExtensions"]  # JupyterLab's default
+    c = Config()
+    configure_local(c, LocalSite(tmp_path, "127.0.0.1", 18123, "/bin/chp", "password123"))
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", c.Spawner.environment["JUPYTER_CONFIG_PATH"])
+    assert plugin in get_page_config([])["disabledExtensions"]

@@ -51,3 +51,14 @@ def test_zoom_updates_the_bokeh_data_source():
     dmap.streams[0].event(x_range=(0.2, 0.2 + 100 / FS))
     assert len(source.data["time_s"]) == 101  # 100 samples plus the one at the right edge
     assert max(source.data["amplitude"]) == 50.0
+
+
+def test_the_time_axis_shows_plain_numbers_at_every_zoom():
+    """Zoomed to 100 µs near the start, the ticks read 0.0001 s, not 1.000e-4."""
+    dmap = long_trace(make_trace(), sample_rate_Hz=FS, n_bins=500)
+    dmap[()]
+    dmap.streams[0].event(x_range=(0.0, 0.0001))
+    figure = hv.render(dmap)
+    (axis,) = figure.xaxis
+    assert axis.axis_label == "Time (s)"
+    assert axis.formatter.use_scientific is False

@@ -22,6 +22,10 @@ def test_rate_in_hz_with_errors_and_beam_overlay():
     assert hv.Store.lookup_options("bokeh", plot, "plot").kwargs["multi_y"] is True
     figure = hv.render(plot)
     assert len(figure.yaxis) == 2  # rate on the left, beam power on the right
+    # the time axis in plain numbers, also for runs of days (172800 s, not 1.728e+5)
+    (axis,) = figure.xaxis
+    assert axis.axis_label == "Time (s)"
+    assert axis.formatter.use_scientific is False
 
 
 def test_beam_arrays_must_come_together():
