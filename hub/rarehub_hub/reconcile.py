@@ -14,12 +14,13 @@ JupyterHub, on the database and with the job name the hub is configured with
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from .slurm_safety import JOB_ID, split_command
 
 DEFAULT_JOB_NAME = "rarehub-jupyter"
 
@@ -80,15 +81,16 @@ def cancel_orphaned_jobs(site: Mapping[str, Any]) -> list[tuple[str, str]]:
         return []
     slurm = site["slurm"]
     env = {**os.environ, **slurm["environment"]}
+    exec_prefix = split_command(slurm["exec_prefix"], "slurm.exec_prefix")
     cancelled = []
     try:
         for sp in session.query(orm.Spawner):
             state = dict(sp.state or {})
             user = sp.user.name
-            prefix = [w.replace("{username}", user) for w in shlex.split(slurm["exec_prefix"])]
-            jobs = [str(j) for j in state.get("uncancelled", []) if str(j).isdigit()]
+            prefix = [user if w == "{username}" else w for w in exec_prefix]
+            jobs = [str(j) for j in state.get("uncancelled", []) if JOB_ID.fullmatch(str(j))]
             job = str(state.get("job_id", ""))
-            pending_spawn = job.isdigit() and not state.get("started")
+            pending_spawn = bool(JOB_ID.fullmatch(job)) and not state.get("started")
             if pending_spawn:
                 jobs.append(job)  # a running server (started) is re-attached by poll()
             failed = []

@@ -40,7 +40,7 @@ def site(tmp_path) -> dict:
         {
             "deployment": "slurm",
             "state_dir": str(state),
-            "auth": {"type": "pam"},
+            "auth": {"type": "pam", "allowed_users": ["alice"]},
             "slurm": {
                 "exec_prefix": "",
                 "environment": {"PATH": f"{bin_dir}:{os.environ['PATH']}"},

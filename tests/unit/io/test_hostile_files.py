@@ -378,9 +378,13 @@ def test_unusual_but_valid_hdf5_and_root_schemas(tmp_path):
         g = f.create_group("cols")
         g["wave"] = np.arange(12, dtype=">u2").reshape(4, 3)
         g["e"] = np.linspace(0, 1, 4)
-        nested = np.zeros(3, [("p", [("x", "f4"), ("y", "f4")]), ("n", "i1")])
+        nested = np.zeros(
+            3, [("p", [("x", "f4"), ("y", "f4")]), ("n", "i1"), ("s", h5py.string_dtype())]
+        )
         nested["p"]["x"] = [1, 2, 3]
+        nested["s"] = ["a", "bé", ""]
         f["nested"] = nested
+        g["name"] = np.array(["x", "yé", "", "z"], dtype=h5py.string_dtype())
     empty = read_table(h5, key="empty", library="np")
     assert {k: (v.dtype, v.shape) for k, v in empty.items()} == {
         "a": (np.dtype("int32"), (0,)),
@@ -388,7 +392,10 @@ def test_unusual_but_valid_hdf5_and_root_schemas(tmp_path):
     }
     cols = read_table(h5, key="cols", library="np")
     np.testing.assert_array_equal(cols["wave"], np.arange(12).reshape(4, 3))
-    assert read_table(h5, key="nested", library="np")["p"]["x"].tolist() == [1, 2, 3]
+    assert cols["name"].tolist() == ["x", "yé", "", "z"], "variable-length strings are text"
+    nested = read_table(h5, key="nested", library="np")
+    assert nested["p"]["x"].tolist() == [1, 2, 3]
+    assert nested["s"].tolist() == ["a", "bé", ""]
     with pytest.raises(ReadError, match=r"odd\.h5: several tables found"):
         read_table(h5)
 
