@@ -18,6 +18,7 @@ server is started as in the tests (root and Debian's postgresql needed), else Po
 left out and the output says so. ``--smoke`` runs tiny sizes in seconds.
 
 Run:  python benchmarks/bench_catalog.py [--smoke] [--files 1000000] [--runs 50000]
+      [--parts queries,writers,scan] [--pg-url URL]
 """
 
 from __future__ import annotations
@@ -281,7 +282,12 @@ def main() -> None:
     ap.add_argument("--writers", type=int, default=20)
     ap.add_argument("--files-per-writer", type=int, default=100)
     ap.add_argument("--scan-files", type=int, default=100_000)
-    ap.add_argument("--pg-url", help="an empty PostgreSQL database (else one is started)")
+    ap.add_argument("--pg-url", help="a role that may create databases (else a server is started)")
+    ap.add_argument(
+        "--parts",
+        default="queries,writers,scan",
+        help="comma-separated subset of queries, writers, scan (default: all)",
+    )
     args = ap.parse_args()
     if args.smoke:
         args.files, args.runs, args.repeat = 2000, 100, 20
@@ -295,14 +301,18 @@ def main() -> None:
             targets = {"sqlite": lambda name: tmp / f"{name}.sqlite"}
             if new_pg is not None:
                 targets["postgresql"] = new_pg
+            parts = set(args.parts.split(","))
             big_sqlite = tmp / "big.sqlite"
-            t = time.perf_counter()
-            with Catalog.open(big_sqlite) as cat:
-                sample = fill(cat, args.runs, args.files)
-            report["fill_sqlite_s"] = round(time.perf_counter() - t, 2)
+            if "queries" in parts:
+                t = time.perf_counter()
+                with Catalog.open(big_sqlite) as cat:
+                    sample = fill(cat, args.runs, args.files)
+                report["fill_sqlite_s"] = round(time.perf_counter() - t, 2)
             for backend, make in targets.items():
                 res: dict = {}
-                if backend == "sqlite":
+                if "queries" not in parts:
+                    pass
+                elif backend == "sqlite":
                     big = big_sqlite
                 else:
                     big = make("big")
@@ -310,21 +320,24 @@ def main() -> None:
                     with Catalog.open(big_sqlite) as src, Catalog.open(big) as dst:
                         copy_catalog(src, dst)
                     res["migrate_copy_s"] = round(time.perf_counter() - t, 2)
-                with Catalog.open(big, readonly=True) as cat:
-                    res["queries"] = queries(cat, sample, args.runs, args.repeat)
-                one = writers(make("w1"), tmp, 1, args.files_per_writer * args.writers)
-                many = writers(make("wn"), tmp, args.writers, args.files_per_writer)
-                res["writers"] = {
-                    "1": one,
-                    str(args.writers): many,
-                    "ratio_many_over_one": round(many["files_per_s"] / one["files_per_s"], 2),
-                }
-                scan_dir = tmp / f"scan-{backend}"
-                scan_dir.mkdir()
-                for k in range(args.scan_files):
-                    (scan_dir / f"run{k % 500}_{k:06d}.bin").write_bytes(os.urandom(1024))
-                res["scan"] = scan_vs_sha256sum(make("scan"), scan_dir)
-                shutil.rmtree(scan_dir)
+                if "queries" in parts:
+                    with Catalog.open(big, readonly=True) as cat:
+                        res["queries"] = queries(cat, sample, args.runs, args.repeat)
+                if "writers" in parts:
+                    one = writers(make("w1"), tmp, 1, args.files_per_writer * args.writers)
+                    many = writers(make("wn"), tmp, args.writers, args.files_per_writer)
+                    res["writers"] = {
+                        "1": one,
+                        str(args.writers): many,
+                        "ratio_many_over_one": round(many["files_per_s"] / one["files_per_s"], 2),
+                    }
+                if "scan" in parts:
+                    scan_dir = tmp / f"scan-{backend}"
+                    scan_dir.mkdir()
+                    for k in range(args.scan_files):
+                        (scan_dir / f"run{k % 500}_{k:06d}.bin").write_bytes(os.urandom(1024))
+                    res["scan"] = scan_vs_sha256sum(make("scan"), scan_dir)
+                    shutil.rmtree(scan_dir)
                 report[backend] = res
                 print(json.dumps({backend: res}, indent=1), flush=True)
     finally:

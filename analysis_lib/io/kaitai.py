@@ -45,7 +45,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import yaml
 
-from .binary import FormatError
+from .binary import BinaryDataError, FormatError
 
 KSC_VERSION = "0.11.0"
 DRIVER_DIR = Path(__file__).with_name("kaitai_compiler")
@@ -55,6 +55,10 @@ _COMPILE_TIMEOUT_S = 120
 
 class KsyError(FormatError):
     """A ``.ksy`` the compiler refuses (message: file:line:column, the compiler's words)."""
+
+
+class KsyDataError(BinaryDataError):
+    """A data file that does not match its ``.ksy`` (message: file, .ksy, byte offset)."""
 
 
 class CompilerNotFound(KsyError):
@@ -431,6 +435,7 @@ class ViewIO(io.RawIOBase):
     def __init__(self, buffer):
         super().__init__()
         self.rarehub_view = memoryview(buffer).cast("B")
+        self.rarehub_offsets: dict[int, int] | None = None  # id(array) → byte offset
         self._len = len(self.rarehub_view)
         self._pos = 0
 
@@ -605,7 +610,10 @@ def read_array(kio, dtype: str, count) -> np.ndarray:
             f"requested {nbytes} bytes, but only {have} bytes available", nbytes, have
         )
     src._pos = pos + nbytes
-    return np.frombuffer(view, dt, n, pos)
+    arr = np.frombuffer(view, dt, n, pos)
+    if src.rarehub_offsets is not None:  # a reader that wants to know where arrays lie
+        src.rarehub_offsets[id(arr)] = pos
+    return arr
 
 
 def read_array_eos(kio, dtype: str) -> np.ndarray:
@@ -649,11 +657,15 @@ class KsyFormat:
 
         The fast parser reads from memory through :func:`buffer_stream` (a path is
         memory-mapped); the stock one (``fast=False``) through the runtime's own
-        ``KaitaiStream`` (a path is read whole).
+        ``KaitaiStream`` (a path is read whole). Data that do not match the description
+        raise :class:`KsyDataError` naming the file, the ``.ksy`` and the byte offset the
+        parser had reached (the runtime's exception is its ``__cause__``).
         """
-        from kaitaistruct import KaitaiStream
+        from kaitaistruct import KaitaiStream, KaitaiStructError
 
+        name = "<bytes>"
         if isinstance(source, str | os.PathLike):
+            name = str(source)
             with open(source, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
                 if self.fast and size:
@@ -664,10 +676,22 @@ class KsyFormat:
                 else:
                     source = f.read()
         if isinstance(source, bytes | bytearray | memoryview):
-            if self.fast:
-                return self.root(buffer_stream(source))
-            return self.root(KaitaiStream(io.BytesIO(bytes(source))))
-        return self.root(KaitaiStream(source))
+            fast = self.fast
+            stream = buffer_stream(source) if fast else KaitaiStream(io.BytesIO(bytes(source)))
+        else:
+            name = getattr(source, "name", "<stream>")
+            stream = KaitaiStream(source)
+        try:
+            return self.root(stream)
+        except (EOFError, KaitaiStructError, ValueError, UnicodeDecodeError) as e:
+            try:
+                where = f"byte offset {stream.pos()}"
+            except Exception:  # a closed or odd stream: say what we can
+                where = "an unknown byte offset"
+            raise KsyDataError(
+                f"{name}: does not parse as {self.path.name} (stopped at {where}):"
+                f" {type(e).__name__}: {e}"
+            ) from e
 
 
 def _load(directory: Path, main: Path, key: str, fast: bool) -> KsyFormat:

@@ -10,8 +10,9 @@ data_size u4``) and a bank header (``all_bank_size u4, flags u4``) followed by b
 (``0x8001``) may close the file with a second ODB dump.
 
 :class:`MidasFile` reads one event at a time into its own buffer (never the whole file:
-a ``.gz`` file is decompressed as it is read; an uncompressed one is memory-mapped one event
-at a time, so arrays are views of the page cache) and checks the framing: a truncated file, an
+a ``.gz`` file is decompressed as it is read; an uncompressed one is memory-mapped and the
+pages of each event are given back once the next is read, so arrays are views of the page
+cache) and checks the framing: a truncated file, an
 event or bank overrunning its bounds or a bank name that is not four ASCII letters or
 digits raises :class:`MidasError` naming the file, the event serial number, the bank and
 the byte offset (of the uncompressed stream) — the events before the damage have been
@@ -205,10 +206,12 @@ class MidasFile:
         End-of-run and message events (ids ``0x8001``, ``0x8002``) are skipped unless
         ``include_special``.
         """
+        if not self.compressed:
+            yield from self._events_mapped(include_special)
+            return
         with _open_stream(self.path) as f:
             self._skip(f, self.first_event_offset)
             offset = self.first_event_offset
-            mapped = None if self.compressed else self._mapped
             previous = None
             while True:
                 try:
@@ -230,10 +233,7 @@ class MidasFile:
                     f"the event data ({size} bytes announced by the header at"
                     f" {self._where(offset)})"
                 )
-                if mapped is not None:
-                    body = mapped(f, offset + 16, size, what, serial)
-                else:
-                    body = self._read(f, size, offset + 16, what, serial=serial)
+                body = self._read(f, size, offset + 16, what, serial=serial)
                 if eid in (EOR_ID, MESSAGE_ID, BOR_ID):
                     if include_special:
                         yield MidasEvent(eid, mask, serial, ts, offset, {}, body)
@@ -246,21 +246,50 @@ class MidasFile:
     def __iter__(self) -> Iterator[MidasEvent]:
         return self.events()
 
-    def _mapped(self, f: BinaryIO, offset: int, size: int, what: str, serial: int):
-        """An uncompressed event's data as a memoryview of a private read-only memory map
-        (no copy; unmapped when the last array using it goes)."""
-        have = os.fstat(f.fileno()).st_size - offset
-        if have < size:
-            raise MidasError(
-                f"{self.path}: truncated: event serial {serial}: {what} at"
-                f" {self._where(offset)} needs {size} bytes, only {max(have, 0)} remain"
-            )
-        f.seek(offset + size)
-        if size == 0:
-            return memoryview(b"")
-        start = offset - offset % mmap.ALLOCATIONGRANULARITY
-        mm = mmap.mmap(f.fileno(), offset + size - start, access=mmap.ACCESS_READ, offset=start)
-        return memoryview(mm)[offset - start :]
+    def _events_mapped(self, include_special: bool) -> Iterator[MidasEvent]:
+        """Events of an uncompressed file as views of one read-only memory map (no copy).
+
+        After each event the pages before the next one are given back (``MADV_DONTNEED``):
+        the resident memory stays about one event, and an array of an earlier event that
+        is still in use is refilled from the page cache when it is read again.
+        """
+        with open(self.path, "rb") as f:
+            total = os.fstat(f.fileno()).st_size
+            if total <= self.first_event_offset:
+                return
+            mm = mmap.mmap(f.fileno(), total, access=mmap.ACCESS_READ)
+        whole = memoryview(mm)
+        page = mmap.PAGESIZE
+        offset = self.first_event_offset
+        released = 0
+        previous = None
+        while offset < total:
+            if offset + 16 > total:
+                raise MidasError(
+                    f"{self.path}: truncated: after event serial {previous}, the event"
+                    f" header at {self._where(offset)} has {total - offset} of 16 bytes"
+                )
+            eid, mask, serial, ts, size = _EVENT_HEADER.unpack_from(whole, offset)
+            if offset + 16 + size > total:
+                raise MidasError(
+                    f"{self.path}: truncated: event serial {serial}: the event data ({size}"
+                    f" bytes announced by the header at {self._where(offset)}) at"
+                    f" {self._where(offset + 16)} needs {size} bytes, only"
+                    f" {total - offset - 16} remain"
+                )
+            body = whole[offset + 16 : offset + 16 + size]
+            if eid in (EOR_ID, MESSAGE_ID, BOR_ID):
+                if include_special:
+                    yield MidasEvent(eid, mask, serial, ts, offset, {}, body)
+            else:
+                banks = self._banks(body, serial, offset)
+                yield MidasEvent(eid, mask, serial, ts, offset, banks, body)
+            previous = serial
+            offset += 16 + size
+            upto = offset - offset % page
+            if upto > released and hasattr(mm, "madvise"):
+                mm.madvise(mmap.MADV_DONTNEED, released, upto - released)
+                released = upto
 
     def _skip(self, f: BinaryIO, n: int) -> None:
         if isinstance(f, gzip.GzipFile):

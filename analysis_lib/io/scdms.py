@@ -67,6 +67,7 @@ class ScdmsEvent:
     arrays: list[np.ndarray] = field(repr=False)
     _traces: np.ndarray | None = field(default=None, repr=False)
     _buffer: memoryview | None = field(default=None, repr=False)
+    _starts: list | None = field(default=None, repr=False)  # byte offset of each array
 
     @property
     def traces(self) -> np.ndarray:
@@ -78,7 +79,7 @@ class ScdmsEvent:
                     f"event serial {self.serial_number}: channels have different lengths"
                     f" {sorted(lengths)}; use event.trace(name) for each"
                 )
-            self._traces = _stack(self.arrays, self._buffer)
+            self._traces = _stack(self.arrays, self._buffer, self._starts)
         return self._traces
 
     def trace(self, channel: str | int) -> np.ndarray:
@@ -90,24 +91,23 @@ class ScdmsEvent:
         return self.arrays[channel]
 
 
-def _stack(arrays: list[np.ndarray], buffer: memoryview | None) -> np.ndarray:
-    """Evenly spaced views into ``buffer`` → one strided view of it; otherwise a copy."""
+def _stack(arrays: list[np.ndarray], buffer: memoryview | None, starts: list | None):
+    """Arrays at evenly spaced byte offsets ``starts`` of ``buffer`` → one strided view
+    of it (no copy); otherwise a copy."""
     if not arrays:
         return np.empty((0, 0), np.uint16)
     first = arrays[0]
     n = len(first)
-    base = buffer
-    if len(arrays) > 1 and n and base is not None:
-        ptrs = [a.__array_interface__["data"][0] for a in arrays]
-        step = ptrs[1] - ptrs[0]
-        if step > 0 and all(ptrs[i + 1] - ptrs[i] == step for i in range(len(ptrs) - 1)):
-            buf = np.frombuffer(base, np.uint8)
-            start = ptrs[0] - buf.__array_interface__["data"][0]
+    if len(arrays) > 1 and n and buffer is not None and starts and None not in starts:
+        step = starts[1] - starts[0]
+        if step >= n * first.dtype.itemsize and all(
+            starts[i + 1] - starts[i] == step for i in range(len(starts) - 1)
+        ):
             out = np.ndarray(
                 (len(arrays), n),
                 first.dtype,
-                buffer=base,
-                offset=start,
+                buffer=buffer,
+                offset=starts[0],
                 strides=(step, first.dtype.itemsize),
             )
             out.flags.writeable = False
@@ -198,6 +198,7 @@ class ScdmsFile(MidasFile):
                 f" no {PAYLOAD_BANK} bank (banks: {list(ev.banks) or 'none'})"
             )
         stream = buffer_stream(bank.data)
+        offsets = stream._io.rarehub_offsets = {}  # where read_array found each array
         try:
             payload = self.parser.root(stream)
         except (EOFError, KaitaiStructError, ValueError) as e:
@@ -253,6 +254,7 @@ class ScdmsFile(MidasFile):
                     post_pulse_samples=table[4],
                     arrays=arrays,
                     _buffer=view,
+                    _starts=[offsets.get(id(a)) for a in arrays],
                 )
             )
         return out

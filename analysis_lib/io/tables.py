@@ -777,6 +777,21 @@ def _h5_failure(path, ds, sl: slice, err: Exception) -> ReadError:
     )
 
 
+def _h5_vlen_text(path, obj, column: str, v: np.ndarray, start: int) -> np.ndarray:
+    """Variable-length HDF5 strings (which h5py reads as bytes) as str, like fixed ones."""
+    out = np.empty(v.shape, dtype=object)
+    for idx in np.ndindex(v.shape):
+        b = v[idx]
+        try:
+            out[idx] = b.decode("utf-8") if isinstance(b, bytes) else b
+        except UnicodeDecodeError:
+            raise ReadError(
+                f"{path}: {obj.name!r} column {column!r} row {start + idx[0]} holds {b!r},"
+                " which is not UTF-8 text; read the raw bytes with h5py"
+            ) from None
+    return out
+
+
 def _h5_text(path, obj, column: str, v: np.ndarray, start: int) -> np.ndarray:
     try:
         return np.char.decode(v, "utf-8")
@@ -807,14 +822,15 @@ def _iter_hdf5(path, columns, filter, step_size, key):
             names = list(dtype.names)
             n = obj.shape[0]
             parts = {name: obj for name in names}
+            file_dtypes = {name: dtype.fields[name][0].base for name in names}
             row_bytes = dtype.itemsize
             _h5_check_filters(path, obj)
         else:
             parts = {k: v for k, v in obj.items() if isinstance(v, h5py.Dataset)}
             names = list(parts)
             n = next(iter(parts.values())).shape[0]
+            file_dtypes = {k: _h5_dtype(path, d) for k, d in parts.items()}
             for d in parts.values():
-                _h5_dtype(path, d)
                 _h5_check_filters(path, d)
             row_bytes = sum(d.dtype.itemsize * int(np.prod(d.shape[1:])) for d in parts.values())
         where = f" ({obj.name})"
@@ -842,6 +858,8 @@ def _iter_hdf5(path, columns, filter, step_size, key):
             for c, v in chunk.items():
                 if v.dtype.kind == "S":
                     chunk[c] = _h5_text(path, obj, c, v, start)
+                elif v.dtype == object and h5py.check_string_dtype(file_dtypes[c]):
+                    chunk[c] = _h5_vlen_text(path, obj, c, v, start)  # h5py gives bytes
                 elif v.dtype.byteorder == ">":
                     chunk[c] = v.astype(v.dtype.newbyteorder("="))
             yield path, chunk, cols
@@ -1038,13 +1056,19 @@ def iterate(
 ) -> Iterator[Any]:
     """Iterate over event tables in many files, one bounded chunk at a time.
 
+    Every file gives at least one chunk: a file with no rows gives one empty chunk that
+    carries its columns and their types. Anything that cannot be read exactly raises
+    :class:`ReadError` naming the file (see the module docstring for what each format
+    returns).
+
     Parameters
     ----------
     paths
         A file, a glob pattern, a list of them, or a table of files with a ``path`` column
         (e.g. ``catalog.files(run_type="physics", format="parquet")``).
     columns
-        Columns to return (default all). Unknown names raise :class:`ReadError`.
+        Columns to return (default all; for ROOT TTrees, the leaf branches). Unknown names
+        raise :class:`ReadError`.
     filter
         ``[(column, op, value), …]`` conditions that must all hold, or a callable
         ``chunk -> mask``. Filter columns need not be among ``columns``.
@@ -1058,11 +1082,6 @@ def iterate(
     format
         ``"parquet"``, ``"arrow"`` (IPC/Feather v2), ``"hdf5"``, ``"root"`` or ``"csv"``;
         default from each suffix.
-
-    Every file gives at least one chunk: a file with no rows gives one empty chunk that
-    carries its columns and their types. Anything that cannot be read exactly raises
-    :class:`ReadError` naming the file (see the module docstring for what each format
-    returns).
     """
     _check_library(library)
     for path in _expand(paths):

@@ -8,6 +8,11 @@ builds one (the bundle copy bound read-only, an output folder writable, no netwo
 read-only root, a chosen UID); ``{bundle}``, ``{out}`` and ``{image}`` (the image reference
 recorded in the bundle) are substituted in it. Before a re-run in the recorded image, its
 digest is compared with the bundle's, so a tag moved to a rebuilt image is named, not used.
+
+The manifest comes first: if any checksum, the manifest, ``release.json`` or a referenced
+data file does not match, nothing of the bundle is executed (a bundle is data until it has
+been shown to be the one released). ``rarehub release verify`` runs no code unless asked
+(``--rerun``), and then inside the recorded image's sandbox unless told ``--on-host``.
 """
 
 from __future__ import annotations
@@ -177,15 +182,15 @@ def podman_prefix(
     The bundle copy is bound read-only at its own path and is the working directory, the
     output folder is bound writable, the root file system is read-only (``/tmp`` is a tmpfs
     and HOME), there is no network unless ``network`` says otherwise ("host"), and the
-    processes run as ``user`` ("UID:GID"; default: the caller's), which need not exist in
-    the image.
+    processes run as ``user`` ("UID:GID"; default: the caller's, or ``65534:65534`` when the
+    caller is root: a bundle's code never runs as root), which need not exist in the image.
 
     Parameters
     ----------
     image : str
         The image reference; ``"{image}"`` (default) is the reference recorded in the bundle.
     user : str, optional
-        ``UID:GID`` in the container; default: the caller's.
+        ``UID:GID`` in the container; default: the caller's (``65534:65534`` for root).
     network : str
         The podman network: ``none`` (default) or ``host``.
     engine : str
@@ -196,7 +201,8 @@ def podman_prefix(
     list of str
         The prefix, with ``{bundle}``, ``{out}`` and ``{image}`` left for :func:`verify`.
     """
-    user = user or f"{os.getuid()}:{os.getgid()}"
+    if not user:
+        user = f"{os.getuid()}:{os.getgid()}" if os.getuid() != 0 else "65534:65534"
     return [
         engine,
         "run",
@@ -288,11 +294,11 @@ def verify(
         p = Path(ref["path"])
         if p.is_file() and sha256_file(p) != ref["sha256"]:
             report.problems.append(Problem("data-ref", str(p), "sha256 differs from release"))
-    if not (rerun or notebooks):
-        return report
+    if not (rerun or notebooks) or report.problems:
+        return report  # a bundle that is not the released one is never executed
     with tempfile.TemporaryDirectory(prefix="rarehub-verify-") as tmp:
         work = Path(tmp) / "bundle"
-        shutil.copytree(bundle, work)
+        shutil.copytree(bundle, work, symlinks=True)
         out = Path(tmp) / "out"
         out.mkdir()
         python = "python" if container else sys.executable

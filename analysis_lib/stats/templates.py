@@ -44,6 +44,7 @@ multi-channel HistFactory models; a pyhf workspace can be exported from this mod
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -236,6 +237,17 @@ class TemplateModel:
                 self._histosys.append((k, j, (u - d) / 2, (u + d) / 2 - self._nominal[k]))
         self._n = self.data.ravel().copy()
         self._aux = self._default_aux()
+        # the constraint terms, by kind, for the likelihood's inner loop
+        self._gaussians = [
+            (k, c.name, float(c.constraint.sigma))
+            for k, c in enumerate(components)
+            if isinstance(c.constraint, Gaussian)
+        ]
+        self._controls = [
+            (k, c.name, float(c.constraint.ratio))
+            for k, c in enumerate(components)
+            if isinstance(c.constraint, PoissonControl)
+        ]
 
     # ------------------------------------------------------------------ the model
     def _default_aux(self) -> dict[str, float]:
@@ -309,7 +321,7 @@ class TemplateModel:
         t, derivs = self._templates(alpha)
         nu = y @ t
         nu_safe = np.maximum(nu, _TINY)
-        value = float(np.sum(nu) - n @ np.log(nu_safe))
+        value = float(nu.sum() - n @ np.log(nu_safe))
         w = 1.0 - n / nu_safe
         grad = np.empty_like(p)
         grad[:ny] = t @ w
@@ -317,17 +329,15 @@ class TemplateModel:
         for k, j, dt in derivs:
             grad[ny + j] += y[k] * (dt @ w)
         value += 0.5 * float(alpha @ alpha)
-        for k, c in enumerate(self.components):
-            con = c.constraint
-            if isinstance(con, Gaussian):
-                z = (y[k] - aux[c.name]) / con.sigma
-                value += 0.5 * z * z
-                grad[k] += z / con.sigma
-            elif isinstance(con, PoissonControl):
-                lam = max(con.ratio * y[k], _TINY)
-                m = aux[c.name]
-                value += lam - m * np.log(lam)
-                grad[k] += con.ratio * (1 - m / lam)
+        for k, name, sigma in self._gaussians:
+            z = (y[k] - aux[name]) / sigma
+            value += 0.5 * z * z
+            grad[k] += z / sigma
+        for k, name, ratio in self._controls:
+            lam = max(ratio * float(y[k]), _TINY)
+            m = aux[name]
+            value += lam - m * math.log(lam)
+            grad[k] += ratio * (1 - m / lam)
         return value, grad
 
     # ------------------------------------------------------------------ fitting
@@ -438,6 +448,7 @@ class TemplateModel:
         Every fit starts from the truth (a good start makes toys fast).
         """
         rng = np.random.default_rng(seed)
+        minos_cl = _minos_cl(cl)
         data, aux = self.sample(truth, size=n_toys, rng=rng)
         start = self._vector(truth)
         vals = np.full((n_toys, len(self.names)), np.nan)
@@ -456,7 +467,7 @@ class TemplateModel:
                 m.hesse()
             errs[i] = m.errors
             for k in intervals:
-                lo, hi = _minos_interval(m, k, cl)
+                lo, hi = _minos_interval(m, k, minos_cl)
                 lower[k][i], upper[k][i] = lo, hi
             if discovery:
                 q0[i] = self._q0(m, discovery, n, a)
@@ -478,9 +489,20 @@ class TemplateModel:
         return max(2.0 * (m0.fval - m.fval), 0.0)
 
 
+def _minos_cl(cl: float) -> float:
+    """``cl`` as iminuit's MINOS takes it without recomputing a χ² quantile per call:
+    a number of σ (≥ 1) where the level is at least 68.27 %, else the probability."""
+    from scipy.stats import norm
+
+    if not 0 < cl < 1:
+        raise ValueError(f"cl={cl}: a confidence level is in (0, 1)")
+    nsigma = float(norm.isf((1 - cl) / 2))
+    return nsigma if nsigma >= 1 else cl
+
+
 def _minos_interval(m, name: str, cl: float) -> tuple[float, float]:
-    """Profile-likelihood interval of ``name`` at ``cl`` from a converged Minuit (MINOS);
-    an edge at a parameter limit is that limit."""
+    """Profile-likelihood interval of ``name`` at ``cl`` (as :func:`_minos_cl` returns it)
+    from a converged Minuit (MINOS); an edge at a parameter limit is that limit."""
     m.minos(name, cl=cl)
     me = m.merrors[name]
     v = m.values[name]
@@ -512,7 +534,7 @@ class TemplateFit:
         """Profile-likelihood interval of ``name`` at confidence level ``cl`` (MINOS)."""
         if name not in self.model.names:
             raise KeyError(f"unknown parameter {name!r}; parameters: {self.model.names}")
-        return _minos_interval(self.minuit, name, cl)
+        return _minos_interval(self.minuit, name, _minos_cl(cl))
 
     def profile(self, name: str, values: Sequence[float]) -> np.ndarray:
         """−2 Δln L of the fits with ``name`` fixed at each of ``values``."""

@@ -97,8 +97,15 @@ def deliver_tutorials(tutorials: Path, home: Path, data_dir: Path | None) -> lis
     return copied
 
 
-def configure_local(c, site: LocalSite) -> None:
-    """Set the JupyterHub configuration ``c`` for the local deployment ``site``."""
+def configure_local(c, site: LocalSite, unix_accounts: bool = False) -> None:
+    """Set the JupyterHub configuration ``c`` for the local deployment ``site``.
+
+    ``unix_accounts`` (PAM or LDAP logins): each server runs as the logged-in unix user in
+    their own home (``LocalProcessSpawner``, the hub as root), never as root (``root`` cannot
+    log in), and copies the tutorials itself, as the user. Otherwise (the shared-password
+    demo) every server is a process of the hub's own user in ``state_dir/home/NAME``, with
+    ``--allow-root`` when that user is root: a one-person demo.
+    """
     state = site.state_dir
     bin_dir = site.prefix / "bin"
 
@@ -127,8 +134,8 @@ def configure_local(c, site: LocalSite) -> None:
     c.LocalProcessSpawner.term_timeout = 3
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 120
-    # Root may run the demo; JupyterLab refuses root unless told.
-    c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
+    # Root may run the one-person demo; JupyterLab refuses root unless told.
+    c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 and not unix_accounts else []
     c.Spawner.environment = {
         "RAREHUB_DATA": str(site.data_dir),
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
@@ -140,11 +147,26 @@ def configure_local(c, site: LocalSite) -> None:
         ),
     }
 
-    def pre_spawn_hook(spawner):
-        home = Path(spawner.home_dir_template.format(username=spawner.user.name))
-        deliver_tutorials(site.tutorials_dir, home, site.data_dir)
+    if unix_accounts:
+        # Servers run as the user (setuid by LocalProcessSpawner): the launcher copies the
+        # tutorials as that user — the hub (root) never writes into a user's home.
+        c.JupyterHub.spawner_class = "localprocess"
+        c.Spawner.cmd = [
+            str(bin_dir / "python"),
+            "-m",
+            "rarehub_hub.singleuser",
+            "--local",
+            "--",
+            str(bin_dir / "jupyterhub-singleuser"),
+        ]
+        c.Authenticator.blocked_users = {"root"}
+    else:
 
-    c.Spawner.pre_spawn_hook = pre_spawn_hook
+        def pre_spawn_hook(spawner):
+            home = Path(spawner.home_dir_template.format(username=spawner.user.name))
+            deliver_tutorials(site.tutorials_dir, home, site.data_dir)
+
+        c.Spawner.pre_spawn_hook = pre_spawn_hook
 
     roles = [
         {

@@ -11,12 +11,13 @@ server stopped and cleans up). Runs once per ``rarehub-hub start``, before Jupyt
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from .slurm_safety import JOB_ID, split_command
 
 
 def cancel_orphaned_jobs(site: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -30,16 +31,17 @@ def cancel_orphaned_jobs(site: Mapping[str, Any]) -> list[tuple[str, str]]:
 
     slurm = site["slurm"]
     env = {**os.environ, **slurm["environment"]}
+    exec_prefix = split_command(slurm["exec_prefix"], "slurm.exec_prefix")
     session = orm.new_session_factory(f"sqlite:///{db}")()
     cancelled = []
     try:
         for sp in session.query(orm.Spawner):
             state = sp.state or {}
             job = state.get("job_id", "")
-            if not job or not job.isdigit() or state.get("started"):
+            if not job or not JOB_ID.fullmatch(str(job)) or state.get("started"):
                 continue  # nothing submitted, or a running server that poll() re-attaches
             user = sp.user.name
-            prefix = shlex.split(slurm["exec_prefix"].format(username=shlex.quote(user)))
+            prefix = [user if w == "{username}" else w for w in exec_prefix]
             r = subprocess.run(
                 [*prefix, "scancel", "--name=rarehub-jupyter", job],
                 env=env,

@@ -180,11 +180,19 @@ def main(argv: list[str] | None = None) -> None:
         help="address the server binds; 'auto': this node's address towards the hub API",
     )
     parser.add_argument("--port-range", default="0-0", help="LOW-HIGH, inclusive; 0-0: any")
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="a local server (the spawner picked the port): copy the tutorials, start it",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- jupyterhub-singleuser …")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the server command after --")
+    if args.local:
+        deliver_tutorials_here()
+        run_server(command)
     low, _, high = args.port_range.partition("-")
     ip = resolve_ip(args.ip, os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/"))
     port = pick_port(ip, int(low), int(high or low))

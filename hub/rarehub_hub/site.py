@@ -111,13 +111,62 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "default": {},
             "properties": {
-                "type": {"enum": ["shared-password", "pam"], "default": "shared-password"},
-                "shared_password": {"type": "string", "minLength": 8},
+                "type": {
+                    "enum": ["shared-password", "pam", "ldap"],
+                    "default": "shared-password",
+                    "description": "pam or ldap: logins are unix accounts (required with "
+                    "deployment slurm); shared-password: one password, loopback demo only",
+                },
+                "shared_password": {
+                    "type": "string",
+                    "minLength": 8,
+                    "description": "absent: a random one, kept in <state_dir>/demo-password",
+                },
+                "shared_password_on_network": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "the admin's explicit yes to a shared password on a "
+                    "non-loopback hub.ip (anyone who learns it can log in as anyone)",
+                },
                 "admin_users": {"type": "array", "items": {"type": "string"}, "default": []},
                 "allowed_users": {
                     "type": "array",
                     "items": {"type": "string"},
-                    "description": "empty or absent: every authenticated user",
+                    "description": "who may log in (pam, ldap: this, allowed_groups or "
+                    "allow_all is required)",
+                },
+                "allowed_groups": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "pam: unix groups; ldap: group DNs whose members may log in",
+                },
+                "allow_all": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "pam, ldap: every account that authenticates may log in",
+                },
+                "ldap": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["server_address", "bind_dn_template"],
+                    "description": "auth.type ldap (jupyterhub-ldapauthenticator); the unix "
+                    "accounts of the same names must exist on the hub and the nodes",
+                    "properties": {
+                        "server_address": {"type": "string", "minLength": 1},
+                        "server_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                        "tls_strategy": {
+                            "enum": ["before_bind", "on_connect", "insecure"],
+                            "default": "before_bind",
+                            "description": "insecure (passwords in clear) only with a server "
+                            "on loopback",
+                        },
+                        "bind_dn_template": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {"type": "string", "pattern": "\\{username\\}"},
+                            "description": "e.g. uid={username},ou=people,dc=example,dc=org",
+                        },
+                    },
                 },
             },
         },
@@ -223,6 +272,86 @@ class SiteError(ValueError):
     """The site configuration is not valid; the message names the file and the field."""
 
 
+LOOPBACK = ("127.", "::1", "localhost")
+#: Words that make a password a placeholder or a constant someone ships (compared on the
+#: lower-cased letters and digits only).
+PLACEHOLDER_WORDS = (
+    "change",
+    "placeholder",
+    "password",
+    "passwort",
+    "example",
+    "default",
+    "secret",
+    "replace",
+    "letmein",
+    "qwerty",
+    "1234567",
+)
+
+
+def is_loopback(host: str) -> bool:
+    return host.startswith(LOOPBACK) or host == "[::1]"
+
+
+def weak_password(password: str) -> str:
+    """Why ``password`` is a placeholder or a constant (``""`` if it is not)."""
+    squashed = "".join(ch for ch in password.lower() if ch.isalnum())
+    for word in PLACEHOLDER_WORDS:
+        if word in squashed:
+            return f"it contains {word!r}: a placeholder or a well-known password"
+    if len(set(password)) < 6:
+        return "fewer than 6 different characters"
+    return ""
+
+
+def check_auth(site: Mapping[str, Any], source: str) -> None:
+    """Refuse authentication that does not match who may act as whom (issue #14)."""
+    auth, hub = site["auth"], site["hub"]
+    kind = auth["type"]
+    if kind == "shared-password":
+        if site["deployment"] == "slurm":
+            raise SiteError(
+                f"{source}: auth.type shared-password cannot be used with deployment slurm: "
+                "anyone with the one password could start jobs as any allowed unix user. Use "
+                "auth.type pam or ldap (logins are unix accounts), or an OAuth authenticator "
+                "with a username map to unix accounts in jupyterhub_config.d/."
+            )
+        if not is_loopback(hub["ip"]) and not auth["shared_password_on_network"]:
+            raise SiteError(
+                f"{source}: auth.type shared-password with hub.ip {hub['ip']}: a shared "
+                "password is for a loopback demo. Use auth.type pam or ldap, or set "
+                "auth.shared_password_on_network: true if everyone who can reach this "
+                "address may log in as anyone."
+            )
+        why = weak_password(auth["shared_password"]) if auth.get("shared_password") else ""
+        if why:
+            raise SiteError(
+                f"{source}: auth.shared_password refused: {why}. Leave it out (a random one "
+                "is made and kept in <state_dir>/demo-password) or use one from "
+                "`openssl rand -base64 18`."
+            )
+        return
+    if auth.get("shared_password"):
+        raise SiteError(f"{source}: auth.shared_password is only for auth.type shared-password")
+    if not (auth.get("allowed_users") or auth.get("allowed_groups") or auth["allow_all"]):
+        raise SiteError(
+            f"{source}: auth.type {kind}: say who may log in: auth.allowed_users, "
+            "auth.allowed_groups, or auth.allow_all: true (every account that authenticates)"
+        )
+    if kind == "ldap":
+        ldap = auth.get("ldap")
+        if not ldap:
+            raise SiteError(f"{source}: auth.type ldap needs auth.ldap (server_address, …)")
+        if ldap["tls_strategy"] == "insecure" and not is_loopback(ldap["server_address"]):
+            raise SiteError(
+                f"{source}: auth.ldap.tls_strategy insecure sends passwords in clear: only "
+                f"with a server on loopback, not {ldap['server_address']}"
+            )
+    elif auth.get("ldap"):
+        raise SiteError(f"{source}: auth.ldap is only for auth.type ldap")
+
+
 def _fill_defaults(schema: Mapping[str, Any], value: dict) -> None:
     for key, sub in schema.get("properties", {}).items():
         if key not in value and "default" in sub:
@@ -256,6 +385,13 @@ def validate_site(data: object, source: str = "<site>") -> dict[str, Any]:
         lo, hi = site["slurm"]["port_range"]
         if (lo, hi) != (0, 0) and not 1024 <= lo <= hi <= 65535:
             raise SiteError(f"{source}: slurm.port_range {[lo, hi]}: need 1024 ≤ low ≤ high")
+        from .slurm_safety import split_command
+
+        try:
+            split_command(site["slurm"]["exec_prefix"], "slurm.exec_prefix")
+        except ValueError as e:
+            raise SiteError(f"{source}: {e}") from None
+    check_auth(site, source)
     return site
 
 
@@ -291,12 +427,16 @@ def _catalog(value: str | None) -> Path | str | None:
 def configure(c, site: Mapping[str, Any]) -> None:
     """Set the JupyterHub config ``c`` from a validated ``site`` (see :func:`validate_site`)."""
     auth = site["auth"]
+    password = auth.get("shared_password", "")
+    stored = Path(site["state_dir"]) / "demo-password"
+    if auth["type"] == "shared-password" and not password and stored.exists():
+        password = stored.read_text().strip()  # made by `rarehub-hub start`
     local = LocalSite(
         state_dir=Path(site["state_dir"]),
         ip=site["hub"]["ip"],
         port=site["hub"]["port"],
         proxy_command=site["hub"]["proxy_command"],
-        password=auth.get("shared_password", ""),
+        password=password,
         prefix=Path(site["env_prefix"]),
         idle_timeout_s=site["idle_timeout_s"],
         catalog=_catalog(site["monitors"].get("catalog")),
@@ -305,11 +445,24 @@ def configure(c, site: Mapping[str, Any]) -> None:
         else None,
         monitor_origins=tuple(site["monitors"].get("websocket_origins", ())),
     )
-    configure_local(c, local)
-    if auth["type"] == "pam":
-        c.JupyterHub.authenticator_class = "pam"
-    elif not auth.get("shared_password"):
-        raise SiteError("auth.shared_password is required with auth.type shared-password")
+    configure_local(c, local, unix_accounts=auth["type"] != "shared-password")
+    if auth["type"] == "shared-password":
+        if not password:
+            raise SiteError("auth.shared_password is required with auth.type shared-password")
+    else:
+        # Logins are unix accounts: only those the site names (never allow_all by default).
+        c.JupyterHub.authenticator_class = auth["type"]
+        c.Authenticator.allow_all = bool(auth["allow_all"])
+        if auth.get("allowed_groups"):
+            key = "LDAPAuthenticator" if auth["type"] == "ldap" else "PAMAuthenticator"
+            c[key].allowed_groups = list(auth["allowed_groups"])
+    if auth["type"] == "ldap":
+        ldap = auth["ldap"]
+        c.LDAPAuthenticator.server_address = ldap["server_address"]
+        if "server_port" in ldap:
+            c.LDAPAuthenticator.server_port = ldap["server_port"]
+        c.LDAPAuthenticator.tls_strategy = ldap["tls_strategy"]
+        c.LDAPAuthenticator.bind_dn_template = list(ldap["bind_dn_template"])
     c.Authenticator.admin_users = set(auth["admin_users"])
     if auth.get("allowed_users"):
         c.Authenticator.allow_all = False

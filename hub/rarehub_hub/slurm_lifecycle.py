@@ -14,15 +14,24 @@ import asyncio
 import contextlib
 import os
 import pwd
+import re
 import shlex
 import time
-from pathlib import Path
+from urllib.parse import urlparse
 
 from batchspawner import SlurmSpawner
 from sqlalchemy.orm import object_session
 from tornado.httpclient import AsyncHTTPClient
-from traitlets import Bool, Float, Unicode, observe
+from traitlets import Bool, Float, TraitError, Unicode, observe, validate
 
+from .slurm_safety import (
+    JOB_ID,
+    TAIL_TIMEOUT_S,
+    UnsafeFile,
+    check_job_id,
+    read_user_tail,
+    split_command,
+)
 from .slurm_squeue import (
     PENDING_STATES,
     QUEUE_WAIT,
@@ -31,6 +40,9 @@ from .slurm_squeue import (
     JobInfo,
     SqueueBatcher,
 )
+
+#: A single Slurm node name as squeue prints it (a node list like ``n[1-2]`` is not one).
+SLURM_NODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class SlurmJobLifecycle(SlurmSpawner):
@@ -63,34 +75,141 @@ class SlurmJobLifecycle(SlurmSpawner):
             return snap.error or "squeue failed"
         return snap.jobs.get(self.job_id)
 
-    def output_tail(self, lines: int = 15) -> str:
-        """The end of the job's output file, if the hub can read it."""
+    async def node_addresses(self) -> list[str]:
+        """The job's node as Slurm reports it: its name, ``NodeAddr``, ``NodeHostName`` and
+        the addresses they resolve to (plus 127.0.0.1 when the hub API is on loopback, where
+        ``server_ip: auto`` binds loopback). Empty if Slurm does not say."""
+        info = await self.job_info(fresh=True)
+        node = info.node if isinstance(info, JobInfo) else ""
+        if not node or not SLURM_NODE.fullmatch(node):
+            return []
+        names = [node]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "scontrol",
+                "show",
+                "node",
+                "-o",
+                node,
+                env=self._slurm_env(),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            out, _ = await asyncio.wait_for(proc.communicate(), 10)
+        except (OSError, TimeoutError):
+            out = b""
+        for word in out.decode(errors="replace").split():
+            key, _, value = word.partition("=")
+            if key in ("NodeAddr", "NodeHostName") and value and value not in names:
+                names.append(value)
+        addresses = list(names)
+        for name in names:
+            try:
+                infos = await asyncio.wait_for(
+                    asyncio.get_running_loop().getaddrinfo(name, None), 5
+                )
+            except (OSError, TimeoutError):
+                continue
+            for *_, sockaddr in infos:
+                if sockaddr[0] not in addresses:
+                    addresses.append(sockaddr[0])
+        hub_api = urlparse(self.hub.api_url).hostname if self.hub else ""
+        if hub_api in ("127.0.0.1", "localhost", "::1") and "127.0.0.1" not in addresses:
+            addresses.append("127.0.0.1")
+        return addresses
+
+    async def output_tail(self, lines: int = 15) -> str:
+        """The end of the job's output file, read safely (:func:`read_user_tail`): a file the
+        user owns, never through a link, at most :data:`TAIL_MAX_BYTES`, off the event loop,
+        given up after :data:`TAIL_TIMEOUT_S`. Anything else: no content and a log line."""
         if not self.job_id:
             return ""
-        home = pwd.getpwnam(self.user.name).pw_dir
-        path = Path(self.output_template.replace("{homedir}", home).replace("%j", self.job_id))
         try:
-            text = path.read_text(errors="replace")
-        except OSError:
+            pw = pwd.getpwnam(self.user.name)
+        except KeyError:
             return ""
+        rel = self.output_template.replace("%j", self.job_id)
+        try:
+            text = await asyncio.wait_for(
+                asyncio.to_thread(read_user_tail, pw.pw_dir, rel, pw.pw_uid), TAIL_TIMEOUT_S
+            )
+        except TimeoutError:
+            self.log.warning(
+                "Job output of %s not read: no answer in %s s", self.job_id, TAIL_TIMEOUT_S
+            )
+            return ""
+        except UnsafeFile as e:
+            self.log.warning(
+                "AUDIT job output of %s (%s) not shown: %s", self.job_id, self.user.name, e
+            )
+            return ""
+        except OSError:
+            return ""  # not written (yet), or gone
         return "\n".join(text.splitlines()[-lines:])
 
-    def _gone_message(self, info: JobInfo | None) -> str:
+    async def _gone_message(self, info: JobInfo | None) -> str:
         what = f"ended {info.state}" if info else "is no longer known to Slurm"
         if info and info.reason and info.reason != "None":
             what += f" ({info.reason})"
-        tail = self.output_tail()
+        tail = await self.output_tail()
         msg = f"Slurm job {self.job_id} {what} before the server started."
         return msg + (f" Job output:\n{tail}" if tail else "")
 
-    async def _slurm(self, command: str, input: str | None = None) -> str:
-        subvars = self.get_req_subvars()
-        subvars["job_id"] = self.job_id
-        prefix = self.exec_prefix.format(username=shlex.quote(self.user.name))
+    def _argv(self, trait: str) -> list[str]:
+        """``exec_prefix``/``batch_submit_cmd``/``batch_cancel_cmd`` as words, split once."""
+        cache = self.__dict__.setdefault("_rarehub_argv", {})
+        if trait not in cache:
+            cache[trait] = split_command(getattr(self, trait), trait)
+        return cache[trait]
+
+    def slurm_argv(self, command_trait: str) -> list[str]:
+        """The argument list of a Slurm command: ``exec_prefix`` then the command, with
+        ``{username}`` and ``{job_id}`` (validated) each one whole word."""
+        values = {"{username}": self.user.name, "{job_id}": self.job_id}
+        words = [*self._argv("exec_prefix"), *self._argv(command_trait)]
+        if "{job_id}" in words:
+            check_job_id(self.job_id)
+        return [values.get(w, w) for w in words]
+
+    async def _slurm(self, command_trait: str, input: str | None = None) -> str:
+        """Run a Slurm command (no shell: an argument list); its output, or RuntimeError."""
+        argv = self.slurm_argv(command_trait)
         env = {**self.get_env(), **self.slurm_environment}
-        return await self.run_command(
-            " ".join((prefix, command.format(**subvars))), input=input, env=env
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            env=env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
+        out, err = await proc.communicate(input.encode() if input else None)
+        if proc.returncode != 0:
+            text = err.decode(errors="replace").strip()
+            self.log.error("%s exited %s: %s", shlex.join(argv), proc.returncode, text)
+            raise RuntimeError(text or f"{argv[0]} exited {proc.returncode}")
+        return out.decode(errors="replace").strip()
+
+    async def run_command(self, cmd, input=None, env=None):
+        """batchspawner's shell runner: never used here (every command is an argument list)."""
+        raise RuntimeError(
+            "RareHubSlurmSpawner runs Slurm commands as argument lists, never as shell "
+            f"strings; refused: {cmd!r}"
+        )
+
+    def parse_job_id(self, output: str) -> str:
+        """The job id ``sbatch --parsable`` printed (``ID`` or ``ID;CLUSTER``), validated."""
+        lines = output.strip().splitlines()
+        return check_job_id(lines[-1].split(";")[0].strip() if lines else "")
+
+    @validate("job_id")
+    def _check_job_id(self, proposal):
+        value = proposal["value"]
+        if value:
+            try:
+                check_job_id(value)
+            except ValueError as e:
+                raise TraitError(str(e)) from None
+        return value
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -107,7 +226,7 @@ class SlurmJobLifecycle(SlurmSpawner):
         script = self.render_script(opts, env_names)
         self.log.info("Submitting %s for %s: %s", self.job_name, self.user.name, opts)
         try:
-            out = await self._slurm(self.batch_submit_cmd, input=script)
+            out = await self._slurm("batch_submit_cmd", input=script)
         except RuntimeError as e:
             raise RuntimeError(f"Slurm refused the job: {e}") from None
         self.job_id = self.parse_job_id(out)
@@ -128,7 +247,7 @@ class SlurmJobLifecycle(SlurmSpawner):
             if isinstance(info, str):
                 self.progress_message = f"Slurm does not answer ({info}); waiting"
             elif info is None or info.state not in RUNNING_STATES | PENDING_STATES:
-                message = self._gone_message(info)
+                message = await self._gone_message(info)
                 self.clear_state()
                 raise RuntimeError(message)
             elif info.state in PENDING_STATES:
@@ -200,7 +319,7 @@ class SlurmJobLifecycle(SlurmSpawner):
                 info = await self.job_info(max_age_s=self.startup_poll_interval)
                 alive = RUNNING_STATES | PENDING_STATES
                 if info is None or (isinstance(info, JobInfo) and info.state not in alive):
-                    message = self._gone_message(info)
+                    message = await self._gone_message(info)
                     self.clear_state()
                     raise RuntimeError(message)
             await asyncio.sleep(self.ready_check_interval_s)
@@ -231,7 +350,7 @@ class SlurmJobLifecycle(SlurmSpawner):
             return
         self.log.info("Cancelling job %s of %s", self.job_id, self.user.name)
         try:
-            await self._slurm(self.batch_cancel_cmd)
+            await self._slurm("batch_cancel_cmd")
         except RuntimeError as e:
             self.log.warning("scancel %s: %s", self.job_id, e)
         if now:
@@ -252,6 +371,12 @@ class SlurmJobLifecycle(SlurmSpawner):
         return state
 
     def load_state(self, state):
+        job = state.get("job_id", "")
+        if job and not JOB_ID.fullmatch(str(job)):
+            self.log.warning(
+                "AUDIT ignored saved job id %r of %s: not a Slurm job id", job, self.user.name
+            )
+            state = {k: v for k, v in state.items() if k not in ("job_id", "started")}
         super().load_state(state)
         self.server_started = bool(state.get("started"))
 

@@ -6,6 +6,7 @@ and the admin's configuration; every value that reaches the script is shell-quot
 
 from __future__ import annotations
 
+import re
 import shlex
 import uuid
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,10 @@ def runtime_prefix(
     """The command words that run the server inside the image.
 
     ``runtime`` ``none`` runs from a shared environment (no prefix); ``apptainer`` uses
-    ``apptainer exec --bind SRC:DST[:ro] … IMAGE.sif``; ``podman`` uses a rootless
+    ``apptainer exec --containall --pwd HOME --bind HOME --bind SRC:DST[:ro] … IMAGE.sif``
+    (own /tmp, PID and IPC namespaces, a clean environment: only the home and the admin's
+    binds, only the variables :func:`apptainer_env_lines` passes by name); ``podman`` uses a
+    rootless
     ``podman run`` on the host network, read-only, as the job's own UID (``user`` ``UID:GID``
     overrides the image's ``USER``), with the home and the binds mounted and the environment
     variables ``env_names`` passed by name (values never appear on the command line), except
@@ -45,7 +49,7 @@ def runtime_prefix(
         ro = ":ro" if b.get("readonly", True) else ""
         mounts.append(f"{b['source']}:{b.get('target') or b['source']}{ro}")
     if runtime == "apptainer":
-        words = ["apptainer", "exec", "--bind", f"{home}:{home}"]
+        words = ["apptainer", "exec", "--containall", "--pwd", home, "--bind", f"{home}:{home}"]
         for m in mounts:
             words += ["--bind", m]
         return [*words, image]
@@ -73,6 +77,21 @@ def runtime_prefix(
                 words += ["--env", name]
         return [*words, image]
     raise ValueError(f"unknown container runtime {runtime!r}: use none, apptainer or podman")
+
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def apptainer_env_lines(env_names: Sequence[str]) -> list[str]:
+    """Script lines passing each variable of ``env_names`` into ``apptainer --containall``
+    by name (``APPTAINERENV_NAME``: the value never appears on a command line), except the
+    host's search paths (:data:`HOST_ONLY_ENV`) and anything that is not a variable name."""
+    lines = []
+    for name in dict.fromkeys(env_names):
+        if name in HOST_ONLY_ENV or not ENV_NAME.fullmatch(name):
+            continue
+        lines.append(f'if [ -n "${{{name}+set}}" ]; then export APPTAINERENV_{name}="${name}"; fi')
+    return lines
 
 
 def server_command(
@@ -156,6 +175,8 @@ def render_script(
         f"export RAREHUB_WALLTIME_WARN_MINUTES={q(warn)}",
     ]
     lines.append(f'echo "rarehub: job $SLURM_JOB_ID on $(hostname -s), {opts["profile"]}"')
+    if runtime == "apptainer":
+        lines += apptainer_env_lines([*env_names, *JOB_ENV_NAMES])
     if runtime != "podman":
         # exec: the server is the batch step's own process, so Slurm's signals reach it
         # and it cannot outlive the job as an orphan (proctrack/linuxproc loses processes

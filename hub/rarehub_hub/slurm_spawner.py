@@ -50,8 +50,12 @@ from .options import (
     render_form,
     validate_options,
 )
-from .slurm_lifecycle import SlurmJobLifecycle
+from .slurm_api import install as _install_report_handler
+from .slurm_lifecycle import SlurmJobLifecycle, split_command
 from .slurm_script import JOB_ENV_NAMES
+
+# batchspawner's /hub/api/batchspawner handler sets any attribute a user's token names (#14).
+_install_report_handler()
 
 
 class RareHubSlurmSpawner(SlurmJobLifecycle):
@@ -142,6 +146,17 @@ class RareHubSlurmSpawner(SlurmJobLifecycle):
     user_groups_func = Any(
         None, help="Callable(username) → group names; default: the unix groups."
     ).tag(config=True)
+
+    @validate("exec_prefix", "batch_submit_cmd", "batch_cancel_cmd")
+    def _check_command(self, proposal):
+        # Split here, at configuration time: a prefix or command that is not a clean list of
+        # words (placeholders as whole words) is refused before any spawn.
+        try:
+            split_command(proposal["value"], proposal["trait"].name)
+        except ValueError as e:
+            raise TraitError(str(e)) from None
+        self.__dict__.pop("_rarehub_argv", None)
+        return proposal["value"]
 
     @default("batch_submit_cmd")
     def _default_submit(self) -> str:

@@ -92,6 +92,13 @@ def start_site(config: Path) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
     (state_dir / "jupyterhub_config.d").mkdir(exist_ok=True)
+    if site["auth"]["type"] == "shared-password" and not site["auth"].get("shared_password"):
+        ensure_password(state_dir, None)  # random, kept there: configure() reads it
+        print(
+            f"  The shared password is in {state_dir / 'demo-password'}",
+            file=sys.stderr,
+            flush=True,
+        )
     cancel_orphaned_jobs(site)
     env = dict(os.environ, **{ENV_SITE: str(config.resolve())})
     print(

@@ -7,7 +7,8 @@
 #   1. a private munged (as user munge, own key and socket under STATE_DIR/munge),
 #   2. slurmctld + slurmd from a generated STATE_DIR/slurm.conf: node `hostname -s` at 127.0.0.1,
 #      RealMemory = 90 % of RAM, proctrack/linuxproc, task/none, cons_tres (nothing under /etc),
-#   3. the unix users in $RAREHUB_DEMO_USERS (default: rarehub-demo), created if missing,
+#   3. the unix users in $RAREHUB_DEMO_USERS (default: rarehub-demo), created if missing, their
+#      unix password set to the demo password (logins are unix accounts, through PAM),
 #   4. STATE_DIR/site.yaml (deployment: slurm, runtime none = the shared environment), then
 #      `rarehub-hub start --config STATE_DIR/site.yaml` in the foreground.
 # Log in at http://127.0.0.1:$RAREHUB_PORT/ as one of the demo users with the printed password;
@@ -126,6 +127,10 @@ ensure_password() {
   PASSWORD="$(cat "$STATE/hub/demo-password")"
 }
 
+set_passwords() {  # logins are the demo users' unix accounts (PAM), with the demo password
+  for u in $USERS; do printf '%s:%s\n' "$u" "$PASSWORD"; done | chpasswd
+}
+
 ensure_site() {
   local users_yaml
   users_yaml="$(printf '"%s", ' $USERS)"
@@ -135,7 +140,7 @@ deployment: slurm
 state_dir: $STATE/hub
 env_prefix: $VENV
 hub: {ip: 127.0.0.1, port: $PORT, proxy_command: $PROXY}
-auth: {type: shared-password, shared_password: "$PASSWORD", allowed_users: [${users_yaml%, }]}
+auth: {type: pam, allowed_users: [${users_yaml%, }]}   # unix accounts: never a shared password
 slurm:
   runtime: none                      # the shared environment; apptainer/podman on a real cluster
   server_ip: 127.0.0.1               # one machine: servers bind loopback only
@@ -170,6 +175,7 @@ ensure_slurm_conf
 ensure_slurm
 ensure_users
 ensure_password
+set_passwords
 ensure_site
 trap cleanup EXIT INT TERM
 say "Slurm node $NODE is up (SLURM_CONF=$STATE/slurm.conf)"

@@ -28,6 +28,7 @@ from rarehub_image import (
 )
 
 from analysis_lib.release import ReleaseSpec, freeze
+from analysis_lib.release.bundle import MANIFEST, MANIFEST_DIGEST, sha256_file
 from rarehub_testing import REPO
 
 pytestmark = pytest.mark.timeout(300)
@@ -118,6 +119,18 @@ def bundle(rarehub_image, tmp_path_factory) -> Path:
     return freeze(spec, tmp_path_factory.mktemp("releases") / "demo-summary-1.0.0")
 
 
+RELEASE_VERIFY = (sys.executable, "-m", "analysis_lib", "release", "verify")
+
+
+def reseal(bundle: Path, rel: str) -> None:
+    """Record ``rel``'s new checksum in the manifest and re-digest it (as a re-freeze would),
+    so the manifest check passes and the re-run is reached."""
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    manifest["files"][rel]["sha256"] = sha256_file(bundle / rel)
+    (bundle / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    (bundle / MANIFEST_DIGEST).write_text(f"{sha256_file(bundle / MANIFEST)}  {MANIFEST}\n")
+
+
 def verify_in_image(bundle: Path) -> subprocess.CompletedProcess:
     """``rarehub release verify BUNDLE --in-image`` (the recorded image) as an arbitrary UID."""
     return subprocess.run(
@@ -148,9 +161,9 @@ def test_verify_reruns_pipeline_and_notebook_inside_the_image(bundle):
     )
     # The re-run ran as the arbitrary UID with the image's environment, not here.
     assert IN_IMAGE in result.stdout, result.stdout
-    # The notebook too: executed here, its last cell's output differs and is named.
+    # The notebook too: executed here (--on-host), its last cell's output differs and is named.
     here = subprocess.run(
-        [sys.executable, "-m", "analysis_lib", "release", "verify", str(bundle), "--no-rerun"],
+        [*RELEASE_VERIFY, str(bundle), "--on-host", "--no-rerun"],
         env={k: v for k, v in os.environ.items() if k != "RAREHUB_TUTORIALS"},
         capture_output=True,
         text=True,
@@ -167,11 +180,15 @@ def test_a_changed_number_is_named_by_the_rerun_in_the_image(bundle, tmp_path):
     shutil.copytree(bundle, copy)
     csv = copy / "data" / "events.csv"
     csv.write_text(csv.read_text().replace("37.25", "37.5"))  # one number changed
+    result = verify_in_image(copy)  # the manifest check fails first: nothing runs
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "checksum: data/events.csv" in result.stdout, result.stdout
+    assert IN_IMAGE not in result.stdout, result.stdout
+    reseal(copy, "data/events.csv")  # re-frozen with the changed number: the re-run names it
     result = verify_in_image(copy)
     assert result.returncode == 1, result.stdout + result.stderr
     assert IN_IMAGE in result.stdout, result.stdout
     problems = {line.split(": ")[1] for line in result.stdout.splitlines() if ": " in line}
-    assert "data/events.csv" in problems, result.stdout
     assert "summary.parquet:mean_above_keV" in problems, result.stdout
     assert "summary.parquet:n_above" not in problems  # the counts did not change
     # the notebook reads the released results, which did not change
@@ -185,6 +202,7 @@ def test_a_tag_moved_to_another_image_is_named_and_not_used(bundle, tmp_path):
     recorded = "sha256:" + "ab" * 32  # as if the tag was rebuilt after the freeze
     release["image"]["digest"] = recorded
     (copy / "release.json").write_text(json.dumps(release, indent=2))
+    reseal(copy, "release.json")  # a consistent bundle whose tag now names another image
     result = verify_in_image(copy)
     assert result.returncode == 1, result.stdout + result.stderr
     image = release["image"]["reference"]

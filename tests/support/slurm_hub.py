@@ -9,8 +9,11 @@ tests/support/slurm.py)::
         hub.wait_ready("alice")
 
 The hub is ``rarehub-hub start --config site.yaml`` with configurable-http-proxy from
-``hub/node_modules`` and SQLite, on 127.0.0.1. An admin service token (``admin_token``,
-scopes ``admin_scopes``) comes in through the ``jupyterhub_config.d/`` escape hatch. On the
+``hub/node_modules`` and SQLite, on 127.0.0.1. Logins are the users' unix accounts (PAM: a
+Slurm site refuses a shared password), their password set to ``password`` with
+``chpasswd``; ``auth=`` replaces the site's ``auth:`` section (e.g. LDAP). An admin service
+token (``admin_token``, scopes ``admin_scopes``) comes in through the
+``jupyterhub_config.d/`` escape hatch. On the
 way out every server of ``users`` is deleted, the hub stopped and their jobs cancelled.
 """
 
@@ -134,13 +137,18 @@ class SlurmHub:
         kw.setdefault("timeout", 30)
         return requests.request(method, f"{self.base}/hub/api{path}", headers=self.headers, **kw)
 
-    def login(self, user: str) -> tuple[requests.Session, str]:
-        """Log ``user`` in with the shared password; the session and its hub XSRF token."""
+    def login(self, user: str, password: str | None = None) -> tuple[requests.Session, str]:
+        """Log ``user`` in with ``password`` (default: the hub's); the session and its hub
+        XSRF token."""
         s = requests.Session()
         s.get(f"{self.base}/hub/login").raise_for_status()
         r = s.post(
             f"{self.base}/hub/login",
-            data={"username": user, "password": self.password, "_xsrf": s.cookies["_xsrf"]},
+            data={
+                "username": user,
+                "password": self.password if password is None else password,
+                "_xsrf": s.cookies["_xsrf"],
+            },
             allow_redirects=False,
         )
         assert r.status_code == 302, f"login refused: {r.status_code}"
@@ -177,6 +185,17 @@ class SlurmHub:
         wait_for(lambda: not self.server(user), timeout=timeout, what="server stopped")
 
 
+def set_unix_passwords(users: Sequence[str], password: str) -> None:
+    """Give each unix user in ``users`` the password ``password`` (PAM logins)."""
+    subprocess.run(
+        ["chpasswd"],
+        input="".join(f"{u}:{password}\n" for u in users),
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+
 def write_site(
     state: Path,
     *,
@@ -187,6 +206,7 @@ def write_site(
     slurm: Mapping[str, Any],
     admin_scopes: Sequence[str] = ADMIN_SCOPES,
     env_prefix: str = sys.prefix,
+    auth: Mapping[str, Any] | None = None,
     hub: Mapping[str, Any] | None = None,
 ) -> tuple[Path, int]:
     """Write ``state/site.yaml`` (Slurm mode) and the admin-token escape hatch.
@@ -203,9 +223,11 @@ def write_site(
         "state_dir": str(state / "state"),
         "env_prefix": env_prefix,
         "hub": {"ip": "127.0.0.1", "port": port, "proxy_command": chp(), **(hub or {})},
-        "auth": {"shared_password": password, "allowed_users": list(users)},
+        "auth": dict(auth) if auth else {"type": "pam", "allowed_users": list(users)},
         "slurm": section,
     }
+    if not auth:
+        set_unix_passwords(users, password)
     config = state / "site.yaml"
     config.write_text(yaml.safe_dump(site))
     extra = state / "state" / "jupyterhub_config.d"
@@ -230,6 +252,7 @@ def running_slurm_hub(
     admin_token: str,
     slurm: Mapping[str, Any],
     admin_scopes: Sequence[str] = ADMIN_SCOPES,
+    auth: Mapping[str, Any] | None = None,
 ) -> Iterator[SlurmHub]:
     """Start a hub in Slurm mode (see :func:`write_site`); stop it and its jobs at the end."""
     config, port = write_site(
@@ -240,6 +263,7 @@ def running_slurm_hub(
         admin_token=admin_token,
         slurm=slurm,
         admin_scopes=admin_scopes,
+        auth=auth,
     )
     hub = SlurmHub(
         f"http://127.0.0.1:{port}", config, state / "hub.log", cluster, admin_token, password

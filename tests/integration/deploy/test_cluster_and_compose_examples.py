@@ -217,8 +217,12 @@ def test_compose_file_is_consistent(compose):
 
 def test_compose_hub_configuration_points_at_the_other_containers(compose, tmp_path):
     site = load_site(COMPOSE / "site.yaml")
+    assert "shared_password" not in site["auth"]  # made at first start, never shipped
+    site["state_dir"] = str(tmp_path)
+    (tmp_path / "demo-password").write_text("made-at-first-start-Zq8\n")
     c = Config()
     configure(c, site)
+    assert c.SharedPasswordAuthenticator.user_password == "made-at-first-start-Zq8"
     secrets = tmp_path / "secrets"
     secrets.mkdir()
     (secrets / "db_password").write_text("pw-from-secret\n")

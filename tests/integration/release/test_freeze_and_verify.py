@@ -19,6 +19,7 @@ import nbformat
 import pytest
 
 from analysis_lib.release import ReleaseSpec, freeze, verify
+from analysis_lib.release.bundle import MANIFEST, MANIFEST_DIGEST, sha256_file
 from rarehub_testing import REPO
 
 pytestmark = pytest.mark.timeout(300)
@@ -154,24 +155,37 @@ def test_flipping_one_byte_anywhere_is_named(bundle, tmp_path):
             assert any(rel in name for name in report.names()), (rel, where, report.names())
 
 
+def reseal(bundle: Path, rel: str) -> None:
+    """Record ``rel``'s new checksum in the manifest and re-digest it (what someone who
+    re-froze the bundle would do): the manifest check then passes."""
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    manifest["files"][rel]["sha256"] = sha256_file(bundle / rel)
+    (bundle / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    (bundle / MANIFEST_DIGEST).write_text(f"{sha256_file(bundle / MANIFEST)}  {MANIFEST}\n")
+
+
 def test_a_changed_input_shows_up_as_different_numbers_by_column(bundle, tmp_path):
     copy = tmp_path / "b"
     shutil.copytree(bundle, copy)
     csv = copy / "data" / "events.csv"
     csv.write_text(csv.read_text().replace("37.25", "47.25"))
     report = verify(copy, notebooks=False)
+    assert "data/events.csv" in report.names()
+    assert report.compared_results == 0  # the manifest failed: nothing was re-run
+    reseal(copy, "data/events.csv")
+    report = verify(copy, notebooks=False)
     names = report.names()
-    assert "data/events.csv" in names
+    assert "data/events.csv" not in names
     assert "limits.parquet:mu_up" in names
     assert "limits.parquet:sigma_up_cm2" in names
     assert "limits.parquet:mass_GeV" not in names  # unchanged numbers are not reported
 
 
-def verify_cli(bundle: Path) -> subprocess.CompletedProcess:
+def verify_cli(bundle: Path, *options: str) -> subprocess.CompletedProcess:
     """``rarehub release verify BUNDLE`` (checksums and environment only), as a user runs it."""
     command = [sys.executable, "-m", "analysis_lib", "release", "verify", str(bundle)]
     return subprocess.run(
-        [*command, "--no-rerun", "--no-notebooks"],
+        [*command, *(options or ("--no-rerun", "--no-notebooks"))],
         capture_output=True,
         text=True,
     )
@@ -187,3 +201,24 @@ def test_cli_verify_exit_code_and_report(bundle, tmp_path):
     bad = verify_cli(copy)
     assert bad.returncode == 1
     assert "checksum: environment/uv.lock" in bad.stdout
+
+
+@pytest.mark.security
+def test_a_bundle_that_fails_its_manifest_is_never_executed(bundle, tmp_path):
+    """A tampered pipeline script (it would write a canary) is named and never run, not by
+    verify(rerun=True) and not by the command line, which runs no code unless asked."""
+    copy = tmp_path / "evil"
+    shutil.copytree(bundle, copy)
+    canary = tmp_path / "canary"
+    script = next((copy / "code").glob("*.py"))
+    script.write_text(f"open({str(canary)!r}, 'w').write('ran')\n" + script.read_text())
+    report = verify(copy)
+    assert any(str(script.relative_to(copy)) in name for name in report.names())
+    assert report.compared_results == 0
+    assert report.executed_notebooks == 0
+    assert not canary.exists()
+    reseal(copy, str(script.relative_to(copy)))  # now it passes the manifest check …
+    out = verify_cli(copy, "--no-notebooks")  # … but the command line still runs nothing
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "no code of the bundle was run" in out.stdout
+    assert not canary.exists()

@@ -47,11 +47,19 @@ def test_apptainer_job_runs_the_images_python_and_server(layer):
         limits={"images": ["1.0"]},
     )
     sp.user_options = {}
-    exec_, *words = shlex.split(sp.render_script(sp.validated_options(), ["PATH"]).splitlines()[-1])
+    script = sp.render_script(
+        sp.validated_options(), ["PATH", "PYTHONPATH", "JUPYTERHUB_API_TOKEN"]
+    )
+    exec_, *words = shlex.split(script.splitlines()[-1])
     assert exec_ == "exec"
     image_at = words.index("/images/rarehub-1.0.sif")
-    assert words[:2] == ["apptainer", "exec"]
+    assert words[:3] == ["apptainer", "exec", "--containall"]  # no host /tmp, env or PIDs
     assert "/data:/data:ro" in words[:image_at]
+    # The environment goes in by name only; the hub's search paths never reach the image.
+    assert 'export APPTAINERENV_JUPYTERHUB_API_TOKEN="$JUPYTERHUB_API_TOKEN"' in script
+    assert 'export APPTAINERENV_SLURM_JOB_ID="$SLURM_JOB_ID"' in script
+    assert "APPTAINERENV_PATH" not in script
+    assert "APPTAINERENV_PYTHONPATH" not in script
     inside = words[image_at + 1 :]
     # Bare names: resolved by the image's PATH, never the hub's environment.
     assert inside[:3] == ["python3", "-m", "rarehub_hub.singleuser"]

@@ -16,7 +16,7 @@ def site(tmp_path: Path, **extra) -> dict:
             "deployment": "local",
             "state_dir": str(tmp_path),
             "hub": {"port": 9000},
-            "auth": {"shared_password": "a-long-password"},
+            "auth": {"shared_password": "a-long-Zq8-vR3k"},
             **extra,
         }
     )

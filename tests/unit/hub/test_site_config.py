@@ -14,7 +14,7 @@ from rarehub_hub.site import SCHEMA, SiteError, configure, load_site, validate_s
 SLURM = {
     "deployment": "slurm",
     "state_dir": "/srv/rarehub",
-    "auth": {"type": "pam", "admin_users": ["alice"]},
+    "auth": {"type": "pam", "admin_users": ["alice"], "allowed_groups": ["hpc"]},
     "slurm": {
         "runtime": "apptainer",
         "image": "/images/rarehub-{version}.sif",
@@ -91,26 +91,27 @@ def test_local_site_keeps_the_embedded_default(tmp_path):
         {
             "deployment": "local",
             "state_dir": str(tmp_path),
-            "auth": {"shared_password": "password123"},
+            "auth": {"shared_password": "Zq8-vR3k-Lm2w"},
         }
     )
     c = Config()
     configure(c, site)
     assert c.JupyterHub.spawner_class == "simple"
     assert c.JupyterHub.cleanup_servers is True
-    assert c.SharedPasswordAuthenticator.user_password == "password123"
+    assert c.SharedPasswordAuthenticator.user_password == "Zq8-vR3k-Lm2w"
     with pytest.raises(SiteError, match="shared_password is required"):
         configure(Config(), validate_site({"deployment": "local", "state_dir": str(tmp_path)}))
 
 
 def test_cli_checks_a_yaml_file(tmp_path, capsys):
     path = tmp_path / "site.yaml"
-    path.write_text("deployment: slurm\nstate_dir: /srv\nslurm: {runtime: podman}\n")
+    auth = "auth: {type: pam, allow_all: true}\n"
+    path.write_text(f"deployment: slurm\nstate_dir: /srv\n{auth}slurm: {{runtime: podman}}\n")
     main(["check-config", str(path)])
     shown = json.loads(capsys.readouterr().out)
     assert shown["slurm"]["runtime"] == "podman"
     assert shown["slurm"]["squeue_interval_s"] == 10
-    path.write_text("deployment: slurm\nstate_dir: /srv\nslurm: {runtime: docker}\n")
+    path.write_text(f"deployment: slurm\nstate_dir: /srv\n{auth}slurm: {{runtime: docker}}\n")
     with pytest.raises(SystemExit, match=r"(?s)site.yaml: invalid.*slurm.runtime: 'docker'"):
         main(["check-config", str(path)])
     path.write_text("deployment: [\n")

@@ -27,6 +27,9 @@ def test_apptainer_prefix_binds_home_and_data_read_only():
     assert words == [
         "apptainer",
         "exec",
+        "--containall",
+        "--pwd",
+        "/home/a",
         "--bind",
         "/home/a:/home/a",
         "--bind",

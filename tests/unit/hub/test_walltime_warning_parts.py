@@ -149,7 +149,8 @@ def test_thresholds_must_be_positive():
 
 
 def test_site_yaml_sets_thresholds_and_the_schema_refuses_bad_ones(tmp_path):
-    base = {"deployment": "slurm", "state_dir": str(tmp_path)}
+    auth = {"type": "pam", "allow_all": True}
+    base = {"deployment": "slurm", "state_dir": str(tmp_path), "auth": auth}
     site = validate_site(base)
     assert site["slurm"]["walltime_warnings_minutes"] == [10, 2]
     site = validate_site({**base, "slurm": {"walltime_warnings_minutes": [1.5, 0.5]}})

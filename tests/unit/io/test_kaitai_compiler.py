@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis_lib.io import kaitai
-from analysis_lib.io.kaitai import KsyError, compile_ksy, run_compiler
+from analysis_lib.io.kaitai import KsyDataError, KsyError, compile_ksy, run_compiler
 
 FORMATS = Path(kaitai.__file__).with_name("formats")
 REAL = FORMATS / "51230216_125838_F0001.mid.gz"
@@ -87,6 +87,14 @@ def same(fast, stock, path="root", seen=None) -> int:
     assert type(fast) is type(stock), (path, fast, stock)
     assert fast == stock, (path, fast, stock)
     return 1
+
+
+def parse_or_error(fmt, raw):
+    """(parsed root, None) or (None, the KsyDataError)."""
+    try:
+        return fmt.parse(raw), None
+    except KsyDataError as e:
+        return None, e
 
 
 # ------------------------------------------------------------------ the real file
@@ -271,13 +279,13 @@ def synth(cache, tmp_path_factory):
 def test_synthetic_format_fast_equals_stock(synth, n, kind, data):
     fast, stock = synth
     raw = bytes([n, kind]) + data
-    try:
-        want = stock.parse(raw)
-    except Exception as e:
-        with pytest.raises(type(e)):
-            fast.parse(raw)
+    want, want_error = parse_or_error(stock, raw)
+    got, got_error = parse_or_error(fast, raw)
+    if want_error is not None:  # the fast parser must fail the same way
+        assert got_error is not None
+        assert type(got_error.__cause__) is type(want_error.__cause__)
+        assert str(got_error).startswith("<bytes>: does not parse as")
         return
-    got = fast.parse(raw)
     same(got, want)
 
 
@@ -308,12 +316,26 @@ def test_sensor_demo_format_fast_equals_stock(sensor, n_ch, n_s, records, seed, 
         raw += struct.pack("<IBB", ev, kind, len(note)) + note.encode()
         raw += rng.integers(-(2**15), 2**15, n_ch * n_s, dtype="<i2").tobytes()
     raw = raw[: len(raw) - cut] if records else raw
-    try:
-        want = stock.parse(raw)
-    except Exception as e:
-        with pytest.raises(type(e)):
-            fast.parse(raw)
+    want, want_error = parse_or_error(stock, raw)
+    got, got_error = parse_or_error(fast, raw)
+    if want_error is not None:  # the fast parser must fail the same way
+        assert got_error is not None
+        assert type(got_error.__cause__) is type(want_error.__cause__)
+        assert str(got_error).startswith("<bytes>: does not parse as")
         return
-    got = fast.parse(raw)
     same(got, want)
     assert [r.event for r in got.records] == [r[0] for r in records]
+
+
+def test_data_that_do_not_match_name_the_file_the_ksy_and_the_offset(sensor, tmp_path):
+    fast, stock = sensor
+    p = tmp_path / "short.dat"
+    p.write_bytes(b"SNS1" + struct.pack("<BHf", 2, 100, 625e3) + struct.pack("<IBB", 7, 1, 3))
+    for fmt in (fast, stock):
+        with pytest.raises(KsyDataError) as e:
+            fmt.parse(p)
+        assert str(e.value).startswith(f"{p}: does not parse as sensor_demo.ksy (stopped at")
+        assert "EndOfStreamError" in str(e.value)
+    p.write_bytes(b"XXXX" + bytes(7))
+    with pytest.raises(KsyDataError, match=r"stopped at byte offset \d+\): ValidationNotEqual"):
+        fast.parse(p)

@@ -7,9 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import struct
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis_lib.io.kaitai import compile_ksy
 from analysis_lib.io.midas import MidasError, MidasFile
@@ -191,3 +195,23 @@ def test_not_a_midas_file(tmp_path):
     p.write_bytes(b"\x00" * 64)
     with pytest.raises(MidasError, match="not a MIDAS file: byte offset 0"):
         MidasFile(p)
+
+
+@settings(max_examples=25, deadline=None)
+@given(cut=st.integers(ODB_END, 877491), gz=st.booleans())
+def test_any_truncation_keeps_every_whole_event_and_names_the_damage(raw, cut, gz):
+    """Cut anywhere after the ODB: the whole events before the cut are read, exactly, and
+    the error names the file, a byte offset and the event (or the one before it)."""
+    ends = {1: EV2, 2: len(raw)}  # where each event ends
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / ("cut.mid.gz" if gz else "cut.mid")
+        p.write_bytes(gzip.compress(raw[:cut], compresslevel=1) if gz else raw[:cut])
+        if cut == ODB_END:  # a run with no event yet: valid
+            assert list(open_scdms(p).events()) == []
+            return
+        seen, err = read_until_error(p)
+    assert seen == [s for s, end in ends.items() if end <= cut]
+    msg = str(err)
+    assert msg.startswith(f"{p}: ")
+    assert "byte offset" in msg
+    assert "event serial" in msg
