@@ -301,9 +301,15 @@ def ensure_site_config(o: Options, r: Report) -> None:
         r.notes.append(f"{site} exists and was left as it is (the installer never overwrites it)")
         return
     admins = json.dumps(o.admin_users)
-    # PAM: only the admins may log in until the admin names more (allowed_users or
-    # allowed_groups in the site YAML): never every unix account by default.
-    auth = f"{{type: pam, admin_users: {admins}, allowed_users: {admins}}}"
+    # PAM: only the admins (or, without any, members of the unix group rarehub-users) may log
+    # in until the admin names more in the site YAML: never every unix account by default.
+    who = f"allowed_users: {admins}" if o.admin_users else 'allowed_groups: ["rarehub-users"]'
+    auth = f"{{type: pam, admin_users: {admins}, {who}}}"
+    if not o.admin_users and o.auth == "pam":
+        r.notes.append(
+            "PAM logins: only members of the unix group rarehub-users may log in "
+            "(auth.allowed_groups in the site YAML); add users to it, or name others there"
+        )
     if o.auth == "shared-password":
         password = hashlib.sha256(os.urandom(32)).hexdigest()[:20]
         auth = f"{{type: shared-password, shared_password: {password}, admin_users: {admins}}}"

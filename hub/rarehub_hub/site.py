@@ -214,6 +214,14 @@ SCHEMA: dict[str, Any] = {
                     "default": {},
                 },
                 "start_timeout_s": {"type": "integer", "minimum": 10, "default": 300},
+                "stop_timeout_s": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": 600,
+                    "default": 30,
+                    "description": "seconds a stop may take: scancel (retried) and waiting "
+                    "for Slurm to end the job; a job not cancelled is kept and reported",
+                },
                 "walltime_warnings_minutes": {
                     "type": "array",
                     "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 10080},
@@ -496,6 +504,7 @@ def configure_slurm(c, site: Mapping[str, Any]) -> None:
     sp.server_ip = s["server_ip"]
     sp.port_range = tuple(s["port_range"])
     sp.squeue_interval_s = float(s["squeue_interval_s"])
+    sp.stop_timeout_s = float(s["stop_timeout_s"])
     sp.exec_prefix = s["exec_prefix"]
     sp.slurm_environment = dict(s["environment"])
     sp.job_environment = dict(s["job_environment"])

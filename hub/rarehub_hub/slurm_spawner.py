@@ -103,6 +103,29 @@ class RareHubSlurmSpawner(SlurmJobLifecycle):
         help="Seconds an squeue answer is reused by every spawner (one squeue per interval).",
     ).tag(config=True)
 
+    slurm_timeout_s = Float(
+        30.0,
+        help="Seconds the hub waits for one squeue or scontrol answer before calling the "
+        "job's state unknown (the call is killed).",
+    ).tag(config=True)
+
+    stop_timeout_s = Float(
+        30.0,
+        help="Seconds a stop may take in all: cancelling the job (retried) and waiting for "
+        "Slurm to end it. A job that could not be cancelled in time is kept in the state.",
+    ).tag(config=True)
+
+    reachability_timeout_s = Float(
+        2.0,
+        help="Seconds each poll waits for a running server to accept a TCP connection; if it "
+        "does not, the user's route shows an 'unreachable' page (HTTP 503) until it does "
+        "again, and the job is kept. 0: no check.",
+    ).tag(config=True)
+
+    cancel_attempts = Integer(
+        3, help="How often the hub tries scancel (0.5 s, 1 s … apart) before reporting it."
+    ).tag(config=True)
+
     slurm_environment = Dict(
         help="Environment for the hub's own Slurm commands (e.g. SLURM_CONF).",
     ).tag(config=True)
@@ -173,6 +196,18 @@ class RareHubSlurmSpawner(SlurmJobLifecycle):
                 raise TraitError(f"walltime_warnings_minutes: {minutes} is not > 0 minutes")
         return sorted(set(proposal["value"]), reverse=True)
 
+    @validate("stop_timeout_s", "slurm_timeout_s")
+    def _check_timeouts(self, proposal):
+        if not 0 < proposal["value"] <= 600:
+            raise TraitError(f"{proposal['trait'].name}: {proposal['value']} s is not in (0, 600]")
+        return proposal["value"]
+
+    @validate("cancel_attempts")
+    def _check_attempts(self, proposal):
+        if proposal["value"] < 1:
+            raise TraitError(f"cancel_attempts: {proposal['value']}: need at least 1")
+        return proposal["value"]
+
     @validate("port_range")
     def _check_range(self, proposal):
         low, high = proposal["value"]
@@ -224,9 +259,23 @@ class RareHubSlurmSpawner(SlurmJobLifecycle):
     def _default_form(self):
         def form(spawner):
             last = spawner.orm_spawner.user_options if spawner.orm_spawner else None
-            return render_form(spawner._limits(), spawner._profiles(), spawner.user_groups(), last)
+            html = render_form(spawner._limits(), spawner._profiles(), spawner.user_groups(), last)
+            return spawner.uncancelled_notice() + html
 
         return form
+
+    def uncancelled_notice(self) -> str:
+        """HTML telling the user that Slurm jobs of theirs could not be cancelled ('' if none):
+        JupyterHub drops a failed stop's error, so the form says it on the next visit."""
+        if not self.uncancelled_jobs:
+            return ""
+        jobs = ", ".join(j for j in self.uncancelled_jobs if j.isdigit())
+        return (
+            '<div class="alert alert-warning" role="alert" id="rh-uncancelled">'
+            f"Slurm could not cancel your earlier server's job {jobs}. It may still run and "
+            "count against your allocation; the hub cancels it again when you start, and when "
+            "the hub restarts. If it stays, ask your admin (<code>scancel</code>).</div>\n"
+        )
 
     def options_from_form(self, formdata):
         raw = form_data_to_raw(formdata)

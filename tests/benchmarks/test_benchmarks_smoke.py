@@ -32,6 +32,9 @@ REPO = Path(__file__).resolve().parents[2]
 BENCHMARKS = sorted((REPO / "benchmarks").glob("bench_*.py"))
 SMOKE_TIMEOUT_S = 300  # a sanity bound on 2 busy cores, not a target
 PARALLEL = 2
+#: The exit status by which a benchmark says a component it needs is missing (automake's
+#: "skipped"): the test skips, which under CI=true is a failure.
+MISSING_COMPONENT = 77
 
 
 def smoke_fixtures(path: Path) -> list[str]:
@@ -106,6 +109,8 @@ def test_benchmark_smoke_runs_and_prints_its_ratios(path, smokes, request):
         request.getfixturevalue(name)
     done, seconds = smokes.result(path)
     print(f"{rel} --smoke: {seconds:.1f} s\n{done.stdout}")
+    if done.returncode == MISSING_COMPONENT:
+        pytest.skip(f"{rel}: a component is missing: {done.stderr.strip()[-500:]}")
     assert done.returncode == 0, (
         f"{rel} --smoke exited with {done.returncode}\n"
         f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}"

@@ -23,6 +23,12 @@ def cluster_users() -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def poll_interval_s() -> float:
+    """The hub's poll interval (site ``slurm.poll_interval_s``) in these tests."""
+    return POLL_INTERVAL_S
+
+
+@pytest.fixture(scope="session")
 def multihost_cluster():
     why = multihost.missing_requirements()
     if why:

@@ -11,6 +11,7 @@ that runs in their job before the server starts.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import secrets
@@ -288,8 +289,19 @@ def test_own_server_token_cannot_set_any_spawner_trait_or_run_commands(hub, serv
 # The job's own code (here: a Jupyter config in the user's home, run by the server at start)
 # replaces the job's output file with a link to a hub secret, or a FIFO, and fails the job.
 ATTACK = """\
-import os
+import json, os, urllib.error, urllib.request
 mode = open(os.path.expanduser("~/.rarehub-attack")).read().split()
+# While the server is starting, its own token asks the hub to run a command at stop.
+codes = []
+for body in ({"exec_prefix": "touch %s; sudo -E -u {username}" % mode[2]}, {"port": 22}):
+    req = urllib.request.Request(
+        os.environ["JUPYTERHUB_API_URL"] + "/batchspawner", data=json.dumps(body).encode(),
+        headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]}, method="POST")
+    try:
+        codes.append(urllib.request.urlopen(req, timeout=10).status)
+    except urllib.error.HTTPError as e:
+        codes.append(e.code)
+open(os.path.expanduser("~/.rarehub-attack-codes"), "w").write(json.dumps(codes))
 log = os.path.expanduser("~/.rarehub-jupyter-%s.log" % os.environ["SLURM_JOB_ID"])
 os.unlink(log)
 if mode[0] == "link":
@@ -309,7 +321,9 @@ def test_output_file_link_or_fifo_shows_nothing_and_the_hub_answers(hub, servers
     pw = pwd.getpwnam(B)
     home = Path(pw.pw_dir)
     files = {home / ".jupyter" / "jupyter_server_config.py": ATTACK}
-    files[home / ".rarehub-attack"] = f"{mode} {secret}\n"
+    canary = Path("/tmp") / f"rarehub-canary-{secrets.token_hex(6)}"
+    files[home / ".rarehub-attack"] = f"{mode} {secret} {canary}\n"
+    codes = home / ".rarehub-attack-codes"
     for path, text in files.items():
         path.parent.mkdir(exist_ok=True)
         path.write_text(text)
@@ -330,6 +344,10 @@ def test_output_file_link_or_fifo_shows_nothing_and_the_hub_answers(hub, servers
     finally:
         for path in files:
             path.unlink()
+    # The job's own token, while its server was starting: both refused, nothing ran.
+    assert json.loads(codes.read_text()) == [400, 400]
+    codes.unlink()
+    assert not canary.exists()
     assert secret.read_text().strip() not in log + progress
     why = "symbolic link" if mode == "link" else "not a regular file"
     assert "AUDIT job output" in log

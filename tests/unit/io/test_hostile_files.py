@@ -28,7 +28,7 @@ import pytest
 import skhep_testdata
 import tables
 import uproot
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from analysis_lib.io import RawFile, RawFormatError, RawWriter, ReadError, read_table
@@ -184,6 +184,8 @@ def test_truncated_files_are_a_named_error_or_a_prefix(corpus, tmp_path, fmt, fr
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "arrow", "root"])
 @FAST
 @given(fraction=st.floats(0.0, 1.0, exclude_max=True), byte=st.integers(0, 255))
+# invalid UTF-8 in a Parquet string page (found in CI): Parquet readers do not validate it
+@example(fraction=0.5234375, byte=128)
 def test_overwritten_bytes_never_escape_as_raw_errors(corpus, tmp_path, fmt, fraction, byte):
     data = bytearray(corpus[fmt].read_bytes())
     data[int(fraction * len(data))] = byte
@@ -368,6 +370,102 @@ def test_hdf5_damaged_chunk_is_named_with_its_rows_and_offset(corpus, tmp_path, 
         rf" byte offset {info.byte_offset}\)",
     ):
         read_table(path)
+
+
+# ---------------------------------------------------------------- HDF5 and ROOT, property-based
+h5_fields = st.sampled_from(
+    [">i4", "<i8", ">u2", "u1", "<f4", ">f8", "f2", "?", "S6", ("<i2", (3,)), (">f4", (2, 2))]
+)
+
+
+@FAST
+@given(
+    kinds=st.lists(h5_fields, min_size=1, max_size=5),
+    n=st.integers(0, 40),
+    layout=st.sampled_from(["compound", "compound-zstd", "columns"]),
+    seed=st.integers(0, 2**16),
+)
+def test_hdf5_tables_of_any_layout_and_byte_order_come_back_exactly(
+    tmp_path, kinds, n, layout, seed
+):
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(
+        [(f"c{i}", *(k if isinstance(k, tuple) else (k,))) for i, k in enumerate(kinds)]
+    )
+    raw = rng.integers(0, 256, n * dtype.itemsize, dtype=np.uint8).tobytes()
+    rec = np.frombuffer(raw, dtype).copy()
+    for name in dtype.names:  # values every type can hold exactly (no NaN payloads, bools)
+        base = dtype[name].base
+        if base.kind == "f":
+            rec[name] = rng.normal(0, 1e3, rec[name].shape).astype(base)
+        elif base.kind == "b":
+            rec[name] = rng.integers(0, 2, rec[name].shape).astype(bool)
+        elif base.kind == "S":
+            rec[name] = rng.choice([b"", b"Ge", b"CsI[Na", b"x y"], rec[name].shape)
+    path = tmp_path / "t.h5"
+    with h5py.File(path, "w") as f:
+        if layout == "columns":
+            g = f.create_group("t")
+            for name in dtype.names:
+                g[name] = rec[name]
+        else:
+            extra = hdf5plugin.Zstd() if layout == "compound-zstd" and n else {}
+            f.create_dataset("t", data=rec, chunks=(max(n, 1),) if extra else None, **extra)
+    got = read_table(path, library="np", key="t")
+    assert list(got) == list(dtype.names)
+    for name in dtype.names:
+        want = rec[name]
+        if want.dtype.kind == "S":
+            want = np.char.decode(want, "utf-8")
+        assert got[name].shape == want.shape, name
+        np.testing.assert_array_equal(got[name], want, err_msg=name)
+        assert got[name].dtype.byteorder in "=|<", "native byte order"
+
+
+tree_types = st.sampled_from(["i1", "u2", "i4", "i8", "f4", "f8", "?"])
+
+
+@settings(FAST, max_examples=8)
+@given(
+    kinds=st.lists(tree_types, min_size=1, max_size=4),
+    n=st.integers(1, 30),
+    jagged=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_root_trees_written_by_uproot_come_back_exactly(tmp_path, kinds, n, jagged, seed):
+    rng = np.random.default_rng(seed)
+    data = {
+        f"b{i}": (rng.normal(0, 100, n) if "f" in k else rng.integers(0, 100, n)).astype(k)
+        for i, k in enumerate(kinds)
+    }
+    if jagged:
+        counts = rng.integers(0, 4, n)
+        data["hits"] = ak.unflatten(rng.normal(size=int(counts.sum())), counts)
+    path = tmp_path / "t.root"
+    with uproot.recreate(path) as f:
+        f.mktree(
+            "t",
+            {
+                k: (v.dtype if isinstance(v, np.ndarray) else "var * float64")
+                for k, v in data.items()
+            },
+        )
+        f["t"].extend(data)
+    got = read_table(path, library="np")
+    if jagged:  # uproot writes the counter branch a jagged branch needs, before it
+        hits = data.pop("hits")
+        data["nhits"] = counts.astype(got["nhits"].dtype)
+        data["hits"] = hits
+    assert list(got) == list(data)
+    for k, v in data.items():
+        if isinstance(v, np.ndarray):
+            assert got[k].dtype == v.dtype
+            np.testing.assert_array_equal(got[k], v)
+        else:
+            assert [list(c) for c in got[k]] == v.to_list()
+    assert read_table(path, library="ak")["hits" if jagged else "b0"].to_list() == (
+        data["hits"].to_list() if jagged else data["b0"].tolist()
+    )
 
 
 # ---------------------------------------------------------------- HDF5 and ROOT, unusual but valid
