@@ -392,6 +392,9 @@ def _iter_parquet(path, columns, filter, step_size):
         while True:  # one batch in memory at a time; a decoding error names its column
             try:
                 batch = next(batches)
+                # full validation: Parquet readers do not check UTF-8, so a damaged string
+                # page would otherwise surface later as a raw Arrow error
+                batch.validate(full=True)
             except StopIteration:
                 break
             except (OSError, pa.ArrowException) as e:
