@@ -164,8 +164,12 @@ class OFAmplitudes(Step):
     single_precision = Option(True, help="compute the FFTs in float32 (≈2× faster)")
 
     def _filter(self, n: int, fs: float, psd: pd.DataFrame) -> OptimalFilter:
-        key = (n, fs, id(psd))
-        if getattr(self, "_cache_key", None) != key:
+        # keyed by the PSD's content, not id(psd): an id is reused once its frame is freed
+        # (the next run's noise PSD), which would reuse a filter of another noise run
+        values = psd["psd_ADC2_per_Hz"].to_numpy()
+        cached = getattr(self, "_cache_key", None)
+        if cached is None or cached[:2] != (n, fs) or not np.array_equal(cached[2], values):
+            key = (n, fs, values.copy())
             if len(psd) != n // 2 + 1:
                 raise PipelineError(
                     f"noise PSD has {len(psd)} bins but traces have {n} samples"
@@ -180,7 +184,7 @@ class OFAmplitudes(Step):
             )
             self._of = OptimalFilter(
                 tmpl,
-                psd["psd_ADC2_per_Hz"].to_numpy(),
+                values,
                 fs_Hz=fs,
                 dtype=np.float32 if self.single_precision else np.float64,
             )
