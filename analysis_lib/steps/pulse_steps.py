@@ -6,8 +6,9 @@ event batch, or SuperCDMS MIDAS files (``.mid``/``.mid.gz``, recognised by their
 physics triggers, each as its full-rate on-pulse window, and the noise events are the
 random triggers cut into pulse-free windows of that length (the convention of
 :mod:`analysis_lib.io.scdms`, :func:`~analysis_lib.io.scdms.on_pulse_window` and
-:func:`~analysis_lib.io.scdms.noise_windows`). The noise PSD is a per-run step over the run's companion noise run (or the
-run itself when it is a noise run); OF and feature steps give one row per event.
+:func:`~analysis_lib.io.scdms.noise_windows`). The noise PSD is a per-run step over the
+run's companion noise run (or the run itself when it is a noise run); OF and feature
+steps give one row per event.
 """
 
 from __future__ import annotations
@@ -168,10 +169,7 @@ class RawEvents(Step):
                     f" range; the phonon channels are {[ev.channels[i] for i in idx]}"
                 )
             chans = idx if self.channel == -1 else [idx[self.channel]]
-            if noise:
-                pieces = noise_windows(ev, n_win, chans)
-            else:
-                pieces = on_pulse_window(ev, chans)[None]
+            pieces = noise_windows(ev, n_win, chans) if noise else on_pulse_window(ev, chans)[None]
             # float32 (exact for sums of ≤ 256 uint16 channels), as for the HDF5 files
             x = pieces.sum(axis=1, dtype=np.float32)
             time_ns = int(ev.time.timestamp()) * 1_000_000_000

@@ -72,7 +72,8 @@ def test_steps_equal_the_library_on_the_same_events(ingested, direct):
     kept = x[ptp <= 3.0 * np.median(ptp)]
     freq, psd = calc_psd(kept, fs_Hz=fs, detrend="constant")
     got = pipe.load("noise_psd", run)
-    assert len(x) == 32 and got["n_traces"].iloc[0] == len(kept)
+    assert len(x) == 32
+    assert got["n_traces"].iloc[0] == len(kept)
     np.testing.assert_array_equal(got["freq_Hz"], freq)
     np.testing.assert_allclose(got["psd_ADC2_per_Hz"], psd, rtol=1e-6)
     # OF: the library's filter with the step's template, on the physics on-pulse window
