@@ -134,3 +134,21 @@ def test_file_damaged_after_ingest_fails_named_and_stores_nothing(ingested, tmp_
     with pytest.raises(MidasError, match=rf"{bad}.*serial 2.*offset"):
         pipe.make(run, ["of_amplitudes"])
     assert not list((tmp_path / "results").rglob("*.parquet"))
+
+
+def test_rarehub_process_names_a_file_damaged_after_ingest(tmp_path, capsys):
+    f = tmp_path / REAL.name
+    shutil.copy(REAL, f)
+    db = tmp_path / "catalog.sqlite"
+    with Catalog.open(db) as cat:
+        ingest_midas(f, catalog=cat, dataset="tf")
+    raw = gzip.decompress(REAL.read_bytes())
+    f.write_bytes(gzip.compress(raw[: len(raw) - 1000], compresslevel=1))
+    args = ["process", "--catalog", str(db), "--dataset", "tf", "--storage", str(tmp_path / "r")]
+    with pytest.raises(SystemExit, match="1 of 1 run"):
+        main(args)
+    err = capsys.readouterr().err
+    assert "FAILED" in err
+    assert str(f) in err
+    assert "serial 2" in err
+    assert not list((tmp_path / "r").rglob("*.parquet"))
