@@ -253,7 +253,10 @@ def sqlite_catalog(tmp_path):
     with Catalog.open(folder / "catalog.sqlite") as cat:
         cat.add_dataset("ge1", detector="ge1")
         for n in (1, 2):
-            cat.add_run("ge1", n, run_type="physics", quality="good", start=f"2026-01-0{n}")
+            cat.add_run(
+                "ge1", n, run_type="physics", quality="good", start=f"2026-01-0{n}",
+                metadata={"note": "tab\there, newline\nthere, back\\slash, \\N, ünïcode"},
+            )  # fmt: skip
             cat.add_file(make_file(folder / "raw" / f"run{n}.csv", b"7" * n), dataset="ge1", run=n)
         cat.record_deletion(folder / "old.parquet", size_bytes=3, reason="test")
     return folder / "catalog.sqlite"
