@@ -49,6 +49,8 @@ from rarehub_hub.slurm_squeue import SQUEUE_FORMAT, SqueueBatcher  # noqa: E402
 from rarehub_testing import free_port_block, wait_for  # noqa: E402
 
 USER = "rarehub-bench"
+#: Exit status when a component is missing (tests/benchmarks: a skip, a failure under CI).
+MISSING_COMPONENT = 77
 TOKEN = "rarehub-bench-admin-token-0123456789"
 
 
@@ -238,7 +240,8 @@ def main() -> None:
         args.repeats, args.jobs, args.interval = 1, 4, 0.5
     why = slurm.missing_requirements()
     if why:
-        raise SystemExit(f"cannot run: {why}")
+        print(f"cannot run: {why}", file=sys.stderr)
+        sys.exit(MISSING_COMPONENT)
     slurm.ensure_unix_user(USER)
     with slurm.start_slurm_cluster() as cluster, tempfile.TemporaryDirectory() as tmp:
         running = bare_running(cluster, args.repeats)

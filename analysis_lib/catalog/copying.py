@@ -9,6 +9,7 @@ the copy is accepted only when the digests agree — checksums intact, nothing l
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import sqlite3
 import tempfile
@@ -69,8 +70,11 @@ def copy_catalog(src: Catalog, dst: Catalog, *, relative_paths: bool = True) -> 
                 if table is files:
                     for r in rows:
                         r["path"] = _path_for(src, dst, r["path"], relative=relative_paths)
-                with dst._lock:
-                    dst._conn.execute(table.insert(), rows)
+                if dst.backend == "postgresql":
+                    _copy_into_postgresql(dst, table, rows)
+                else:
+                    with dst._lock:
+                        dst._conn.execute(table.insert(), rows)
                 n += len(rows)
             counts[table.name] = n
         if dst.backend == "postgresql":
@@ -114,6 +118,32 @@ def _chunks(cat: Catalog, table: sa.Table, columns=None):
             return
         yield rows
         last = rows[-1]["id"]
+
+
+def _copy_text(value) -> str:
+    """One field in PostgreSQL's COPY text format (``\\N`` is NULL)."""
+    if value is None:
+        return "\\N"
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _copy_into_postgresql(dst: Catalog, table: sa.Table, rows: list[dict]) -> None:
+    """Rows into a server table with ``COPY … FROM STDIN`` (about 10× faster than INSERTs),
+    inside the transaction the copy runs in."""
+    columns = list(rows[0])
+    buffer = io.StringIO()
+    for r in rows:
+        buffer.write("\t".join(_copy_text(r[c]) for c in columns) + "\n")
+    buffer.seek(0)
+    with dst._lock:
+        cursor = dst._dbapi().cursor()
+        try:
+            cursor.copy_expert(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN", buffer)
+        except Exception as e:
+            raise CatalogError(f"copying {table.name} into {dst.path}: {e}") from None
+        finally:
+            cursor.close()
 
 
 def files_digest(cat: Catalog) -> str:

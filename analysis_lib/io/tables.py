@@ -33,6 +33,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -391,6 +392,9 @@ def _iter_parquet(path, columns, filter, step_size):
         while True:  # one batch in memory at a time; a decoding error names its column
             try:
                 batch = next(batches)
+                # full validation: Parquet readers do not check UTF-8, so a damaged string
+                # page would otherwise surface later as a raw Arrow error
+                batch.validate(full=True)
             except StopIteration:
                 break
             except (OSError, pa.ArrowException) as e:
@@ -931,6 +935,8 @@ def _root_columns(path, tree, what, columns, filter):
         raise ReadError(f"{path}: {what} has no branches or fields: there is nothing to read")
     if not is_tree:
         return cols, read
+    counts = Counter(names)
+    _check_unique(path, [c for c in read for _ in range(counts[c])], f" ({what})")
     for c in read:
         if tree[c].branches:
             subs = tree[c].keys(filter_branch=lambda b: not b.branches, full_paths=True)

@@ -433,11 +433,19 @@ def free_results(
     if dry_run or todo.empty:
         return todo
     reason = f"rebuildable from its lineage, older than {older_than_days:g} days"
+    root = Path(results).absolute().resolve()
     with Catalog.open(catalog, create=False) as cat:
         for i, r in todo.iterrows():
             path = Path(r["path"])
+            # re-checked now, not trusted from planning: a folder swapped for a symbolic
+            # link since would point the unlink elsewhere
+            inside = (
+                path.parent.resolve()
+                == (root / path.parent.name).resolve()
+                == (root / path.parent.name)
+            )
             st = path.lstat()
-            if path.is_symlink() or st.st_size != r["bytes"]:  # changed since planning
+            if not inside or path.is_symlink() or st.st_size != r["bytes"]:
                 continue
             digest = sha256_file(path)
             with cat.transaction():

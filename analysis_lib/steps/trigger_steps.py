@@ -140,8 +140,11 @@ class Triggers(Step):
         self._of_key = None
 
     def _filter(self, fs: float, psd: pd.DataFrame) -> OptimalFilter:
-        key = (fs, id(psd))
-        if self._of_key != key:
+        # keyed by the PSD's content, not id(psd): an id is reused once its frame is freed
+        values = psd["psd_ADC2_per_Hz"].to_numpy()
+        cached = self._of_key
+        if cached is None or cached[0] != fs or not np.array_equal(cached[1], values):
+            key = (fs, values.copy())
             f = psd["freq_Hz"].to_numpy()
             n = round(fs / (f[1] - f[0])) if len(f) > 1 else 0
             if len(f) < 3 or n // 2 + 1 != len(f) or not np.isclose(f[-1], (n // 2) * fs / n):
@@ -156,7 +159,7 @@ class Triggers(Step):
                 rise_s=self.rise_us * 1e-6,
                 fall_s=self.fall_us * 1e-6,
             )
-            self._of = OptimalFilter(tmpl, psd["psd_ADC2_per_Hz"].to_numpy(), fs_Hz=fs)
+            self._of = OptimalFilter(tmpl, values, fs_Hz=fs)
             self._of_key = key
         return self._of
 

@@ -214,6 +214,14 @@ SCHEMA: dict[str, Any] = {
                     "default": {},
                 },
                 "start_timeout_s": {"type": "integer", "minimum": 10, "default": 300},
+                "stop_timeout_s": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": 600,
+                    "default": 30,
+                    "description": "seconds a stop may take: scancel (retried) and waiting "
+                    "for Slurm to end the job; a job not cancelled is kept and reported",
+                },
                 "walltime_warnings_minutes": {
                     "type": "array",
                     "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 10080},
@@ -240,6 +248,25 @@ SCHEMA: dict[str, Any] = {
                         "walltime_minutes": _RANGE,
                         "gpus_max": {"type": "integer", "minimum": 0},
                         "images": {"type": "array", "items": _NAME, "minItems": 1},
+                        "accounts": {
+                            "type": "array",
+                            "items": _NAME,
+                            "description": "Slurm accounts users may charge (sbatch "
+                            "--account); narrowed to the user's associations where sacctmgr "
+                            "answers; absent: Slurm's default account",
+                        },
+                        "qos": {
+                            "type": "array",
+                            "items": _NAME,
+                            "description": "QoS users may ask for (sbatch --qos); narrowed "
+                            "to the user's associations where sacctmgr answers",
+                        },
+                        "reservations": {
+                            "type": "array",
+                            "items": _NAME,
+                            "description": "reservations users may name (sbatch "
+                            "--reservation); only those that exist are offered",
+                        },
                     },
                 },
                 "profiles": {
@@ -496,6 +523,7 @@ def configure_slurm(c, site: Mapping[str, Any]) -> None:
     sp.server_ip = s["server_ip"]
     sp.port_range = tuple(s["port_range"])
     sp.squeue_interval_s = float(s["squeue_interval_s"])
+    sp.stop_timeout_s = float(s["stop_timeout_s"])
     sp.exec_prefix = s["exec_prefix"]
     sp.slurm_environment = dict(s["environment"])
     sp.job_environment = dict(s["job_environment"])

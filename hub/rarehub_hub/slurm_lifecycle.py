@@ -17,13 +17,16 @@ import pwd
 import re
 import shlex
 import time
+from collections.abc import Sequence
 from urllib.parse import urlparse
 
 from batchspawner import SlurmSpawner
+from jupyterhub.utils import url_path_join
 from sqlalchemy.orm import object_session
 from tornado.httpclient import AsyncHTTPClient
-from traitlets import Bool, Float, TraitError, Unicode, observe, validate
+from traitlets import Bool, Float, List, TraitError, Unicode, observe, validate
 
+from .options import sbatch_arguments
 from .slurm_safety import (
     JOB_ID,
     TAIL_TIMEOUT_S,
@@ -33,13 +36,19 @@ from .slurm_safety import (
     split_command,
 )
 from .slurm_squeue import (
-    PENDING_STATES,
+    INVALID_JOB,
     QUEUE_WAIT,
-    RUNNING_STATES,
+    REQUEUE_STATES,
     SQUEUE_FORMAT,
     JobInfo,
     SqueueBatcher,
+    confirm_job,
+    run_slurm,
 )
+from .unreachable import PATH as UNREACHABLE_PATH
+from .unreachable import register as register_unreachable_page
+
+register_unreachable_page()
 
 #: A single Slurm node name as squeue prints it (a node list like ``n[1-2]`` is not one).
 SLURM_NODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -53,6 +62,15 @@ class SlurmJobLifecycle(SlurmSpawner):
     progress_message = Unicode("")
     submitted_at = Float(0.0)
     server_started = Bool(False, help="The job's server became ready (saved in the state).")
+    job_start = Unicode(
+        "", help="Slurm's start time of the job the hub routes to (saved): a requeue changes it."
+    )
+    unreachable_since = Float(0.0, help="When (epoch s) the running server stopped answering.")
+    uncancelled_jobs = List(
+        Unicode(),
+        help="Jobs of this server whose cancel failed (saved in the state): cancelled again "
+        "before the next start, and by rarehub-hub start's reconcile.",
+    )
 
     # ---- Slurm state --------------------------------------------------------------------
 
@@ -61,7 +79,7 @@ class SlurmJobLifecycle(SlurmSpawner):
 
     def batcher(self) -> SqueueBatcher:
         cmd = ("squeue", "-h", "-t", "all", "-n", self.job_name, "-o", SQUEUE_FORMAT)
-        return SqueueBatcher.shared(cmd, self._slurm_env())
+        return SqueueBatcher.shared(cmd, self._slurm_env(), timeout_s=self.slurm_timeout_s)
 
     async def job_info(
         self, fresh: bool = False, max_age_s: float | None = None
@@ -73,7 +91,33 @@ class SlurmJobLifecycle(SlurmSpawner):
         snap = await self.batcher().snapshot(age, newer_than=newer)
         if snap.jobs is None:
             return snap.error or "squeue failed"
-        return snap.jobs.get(self.job_id)
+        info = snap.jobs.get(self.job_id)
+        if info is not None or not self.job_id:
+            return info
+        # Missing from an squeue that exited 0 — empty or garbled output, PrivateData, a
+        # changed format — is silence, not an answer: ask about this job by id, as its user.
+        confirmed = await confirm_job(
+            self.confirm_argv(self.job_id),
+            self.job_id,
+            self._slurm_env(),
+            timeout_s=self.slurm_timeout_s,
+        )
+        if isinstance(confirmed, str):
+            self.log.warning(
+                "Job %s missing from squeue (%d unreadable lines) and not confirmed: %s",
+                self.job_id,
+                snap.garbled,
+                confirmed,
+            )
+        return confirmed
+
+    def exec_prefix_words(self) -> list[str]:
+        """``exec_prefix`` as argument words, ``{username}`` filled in (no shell)."""
+        return [self.user.name if w == "{username}" else w for w in self._argv("exec_prefix")]
+
+    def confirm_argv(self, job_id: str) -> list[str]:
+        """``scontrol -o show job ID`` as the job's user (who always sees their own job)."""
+        return [*self.exec_prefix_words(), "scontrol", "-o", "show", "job", check_job_id(job_id)]
 
     async def node_addresses(self) -> list[str]:
         """The job's node as Slurm reports it: its name, ``NodeAddr``, ``NodeHostName`` and
@@ -171,9 +215,12 @@ class SlurmJobLifecycle(SlurmSpawner):
             check_job_id(self.job_id)
         return [values.get(w, w) for w in words]
 
-    async def _slurm(self, command_trait: str, input: str | None = None) -> str:
-        """Run a Slurm command (no shell: an argument list); its output, or RuntimeError."""
-        argv = self.slurm_argv(command_trait)
+    async def _slurm(
+        self, command_trait: str, input: str | None = None, extra_args: Sequence[str] = ()
+    ) -> str:
+        """Run a Slurm command (no shell: an argument list, ``extra_args`` appended, each one
+        argument); its output, or RuntimeError."""
+        argv = [*self.slurm_argv(command_trait), *extra_args]
         env = {**self.get_env(), **self.slurm_environment}
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -215,6 +262,8 @@ class SlurmJobLifecycle(SlurmSpawner):
 
     async def start(self):
         opts = self.validated_options()
+        if self.uncancelled_jobs:
+            await self._cancel_uncancelled()
         self.ip = self.server_ip
         self._port_event = asyncio.Event()
         self.port = 0
@@ -226,7 +275,9 @@ class SlurmJobLifecycle(SlurmSpawner):
         script = self.render_script(opts, env_names)
         self.log.info("Submitting %s for %s: %s", self.job_name, self.user.name, opts)
         try:
-            out = await self._slurm("batch_submit_cmd", input=script)
+            out = await self._slurm(
+                "batch_submit_cmd", input=script, extra_args=sbatch_arguments(opts)
+            )
         except RuntimeError as e:
             raise RuntimeError(f"Slurm refused the job: {e}") from None
         self.job_id = self.parse_job_id(out)
@@ -246,12 +297,18 @@ class SlurmJobLifecycle(SlurmSpawner):
             info = await self.job_info(max_age_s=self.startup_poll_interval)
             if isinstance(info, str):
                 self.progress_message = f"Slurm does not answer ({info}); waiting"
-            elif info is None or info.state not in RUNNING_STATES | PENDING_STATES:
+            elif info is not None and info.kind == "unknown":
+                self.progress_message = f"Slurm job {self.job_id} is {info.state}; waiting"
+            elif info is None or info.kind == "finished":
                 message = await self._gone_message(info)
                 self.clear_state()
                 raise RuntimeError(message)
-            elif info.state in PENDING_STATES:
+            elif info.kind == "pending":
                 self.progress_message = f"Slurm job {self.job_id} pending: {info.reason}"
+                if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?", info.start):
+                    # squeue's START_TIME of a pending job: the scheduler's estimate
+                    # (what `squeue --start` lists), batchspawner #121
+                    self.progress_message += f"; estimated start {info.start.replace('T', ' ')}"
             elif self.port:
                 break
             else:
@@ -265,6 +322,10 @@ class SlurmJobLifecycle(SlurmSpawner):
         if not running_since:  # the job reported its port before squeue showed it running
             QUEUE_WAIT.observe(time.monotonic() - self.submitted_at)
         host = self.reported_ip or (info.node if isinstance(info, JobInfo) else "")
+        # The run the hub routes to; a pending snapshot's start is an estimate: poll() takes
+        # the first running one.
+        running = isinstance(info, JobInfo) and info.kind == "running"
+        self.job_start = info.start if running else ""
         self.ip = host
         await self._wait_http(host, self.port)
         self.log.info("Server job %s of %s at %s:%s", self.job_id, self.user.name, host, self.port)
@@ -317,8 +378,7 @@ class SlurmJobLifecycle(SlurmSpawner):
             if time.monotonic() >= next_job_check:
                 next_job_check = time.monotonic() + self.startup_poll_interval
                 info = await self.job_info(max_age_s=self.startup_poll_interval)
-                alive = RUNNING_STATES | PENDING_STATES
-                if info is None or (isinstance(info, JobInfo) and info.state not in alive):
+                if info is None or (isinstance(info, JobInfo) and info.kind == "finished"):
                     message = await self._gone_message(info)
                     self.clear_state()
                     raise RuntimeError(message)
@@ -333,41 +393,213 @@ class SlurmJobLifecycle(SlurmSpawner):
             await asyncio.sleep(0.5)
 
     async def poll(self):
-        """None while the job runs, pends or Slurm cannot be asked; 1 once Slurm lost it."""
+        """None while the job runs, pends, is in a state nobody knows, or Slurm cannot be
+        asked; 1 once Slurm confirmed it ended (or the hub stopped a requeued job)."""
         if not self.job_id:
             return 0
         info = await self.job_info()
         if isinstance(info, str):
             self.log.warning("Cannot check job %s: %s; assuming it runs", self.job_id, info)
             return None
-        if info is not None and info.state in RUNNING_STATES | PENDING_STATES:
+        if info is None or info.kind == "finished":
+            what = f"ended {info.state}" if info else "is no longer known to Slurm"
+            self.log.info("Job %s of %s %s", self.job_id, self.user.name, what)
+            self.clear_state()
+            return 1
+        if info.kind == "unknown":
+            self.log.warning(
+                "Job %s is %s, a state RareHub does not know; assuming it runs",
+                self.job_id,
+                info.state,
+            )
             return None
-        self.clear_state()
-        return 1
+        if self.server_started and self._requeued(info):
+            # The server the hub routes to is gone with the job's first run; a new run would
+            # come up elsewhere, unknown to the proxy. Stop it cleanly rather than route to a
+            # stale address.
+            self.log.warning(
+                "Job %s of %s was requeued (%s, start %s, was %s): its address %s:%s is stale; "
+                "cancelling the job",
+                self.job_id,
+                self.user.name,
+                info.state,
+                info.start,
+                self.job_start,
+                self.ip,
+                self.port,
+            )
+            job = self.job_id
+            error = await self._cancel_job(job, time.monotonic() + self.stop_timeout_s)
+            if error:
+                self._remember_uncancelled(job, error)
+            self.clear_state()
+            return 1
+        if self.server_started and info.kind == "running":
+            await self._check_reachable(info)
+        return None
+
+    async def _answers_tcp(self, host: str, port: int, timeout_s: float) -> bool:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
+
+    async def _check_reachable(self, info: JobInfo) -> None:
+        """Slurm runs the job: does its server accept a connection? If not, the user's route
+        shows :mod:`~rarehub_hub.unreachable`'s page (at once, not a hung request) until it
+        does again; the job and the hub's record are kept either way."""
+        if self.reachability_timeout_s <= 0 or not self.port:
+            return
+        host = "127.0.0.1" if self.ip in ("", "0.0.0.0") else self.ip
+        if await self._answers_tcp(host, self.port, self.reachability_timeout_s):
+            if self.unreachable_since:
+                self.log.info(
+                    "Server of %s (job %s on %s) answers again after %.0f s; route restored",
+                    self.user.name,
+                    self.job_id,
+                    info.node,
+                    time.time() - self.unreachable_since,
+                )
+                self.unreachable_since = 0.0
+                await self._route(to_notice=False)
+            return
+        if not self.unreachable_since:
+            self.unreachable_since = time.time()
+            self.log.warning(
+                "Server of %s (job %s, Slurm: %s on %s) at %s:%s does not answer: users see "
+                "the unreachable page until it does; the job is kept",
+                self.user.name,
+                self.job_id,
+                info.state,
+                info.node,
+                host,
+                self.port,
+            )
+        await self._route(to_notice=True)  # again each poll: check_routes may have reset it
+
+    async def _route(self, to_notice: bool) -> None:
+        settings = getattr(self.user, "settings", None) or {}
+        proxy = settings.get("proxy")
+        if proxy is None or self.server is None:
+            return
+        target = url_path_join(self.hub.url, UNREACHABLE_PATH) if to_notice else self.server.host
+        try:
+            await proxy.add_route(
+                self.proxy_spec, target, {"user": self.user.name, "server_name": self.name}
+            )
+        except Exception as e:  # the proxy down too: the next poll tries again
+            self.log.warning("Proxy route of %s not updated: %s", self.user.name, e)
+
+    def _requeued(self, info: JobInfo) -> bool:
+        """Whether the running server's job went back to the queue or started again."""
+        if info.state in REQUEUE_STATES or info.state == "PENDING":
+            return True
+        if not self.job_start and info.kind == "running":
+            self.job_start = info.start  # the first running answer since start()
+            return False
+        return bool(self.job_start) and info.start not in ("", self.job_start)
+
+    def cancel_argv(self, job_id: str) -> list[str]:
+        """:attr:`exec_prefix` and :attr:`batch_cancel_cmd` as words (no shell), with
+        ``{job_id}`` and ``{username}`` filled in."""
+        values = {"{job_id}": check_job_id(job_id), "{username}": self.user.name}
+        words = self._argv("batch_cancel_cmd")
+        return [*self.exec_prefix_words(), *(values.get(w, w) for w in words)]
+
+    async def _scancel(self, job_id: str, timeout_s: float) -> None:
+        """Cancel ``job_id``; RuntimeError with Slurm's message, TimeoutError if no answer."""
+        code, _, err = await run_slurm(self.cancel_argv(job_id), self._slurm_env(), timeout_s)
+        if code is None and "no answer" in err:
+            raise TimeoutError(err)
+        if code != 0:
+            raise RuntimeError(err or f"scancel exited {code}")
+
+    async def _cancel_job(self, job_id: str, deadline: float) -> str:
+        """Cancel ``job_id``, retried (up to :attr:`cancel_attempts`) until ``deadline``
+        (monotonic seconds). ``""`` once cancelled or unknown to Slurm, else the last error."""
+        error = "no time left to cancel"
+        delay_s = 0.5
+        for attempt in range(1, self.cancel_attempts + 1):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                await self._scancel(job_id, left)
+                return ""
+            except TimeoutError:
+                return f"scancel {job_id} gave no answer in time"
+            except RuntimeError as e:
+                if INVALID_JOB in str(e):
+                    return ""  # already gone: nothing to cancel
+                error = str(e).strip() or "scancel failed"
+                self.log.warning("scancel %s (attempt %d): %s", job_id, attempt, error)
+            await asyncio.sleep(max(0.0, min(delay_s, deadline - time.monotonic())))
+            delay_s *= 2
+        return error
+
+    def _remember_uncancelled(self, job_id: str, error: str) -> None:
+        if job_id not in self.uncancelled_jobs:
+            self.uncancelled_jobs = [*self.uncancelled_jobs, job_id]
+        self.log.error(
+            "Slurm job %s of %s could not be cancelled (%s): kept in the hub's state, "
+            "cancelled again before the next start and by the next hub start",
+            job_id,
+            self.user.name,
+            error,
+        )
+
+    async def _cancel_uncancelled(self) -> None:
+        """Before a start: cancel the jobs an earlier stop could not (best effort)."""
+        left = []
+        for job in self.uncancelled_jobs:
+            if await self._cancel_job(job, time.monotonic() + min(10.0, self.stop_timeout_s)):
+                left.append(job)
+            else:
+                self.log.info("Cancelled job %s of %s left by an earlier stop", job, self.user.name)
+        self.uncancelled_jobs = left
 
     async def stop(self, now=False):
+        """Cancel the job (retried), then wait until Slurm has ended it; never longer than
+        :attr:`stop_timeout_s` in all. A job that cannot be cancelled is kept in the state
+        and the stop fails with the reason (the user and the admin see it)."""
         if not self.job_id:
             return
-        self.log.info("Cancelling job %s of %s", self.job_id, self.user.name)
-        try:
-            await self._slurm("batch_cancel_cmd")
-        except RuntimeError as e:
-            self.log.warning("scancel %s: %s", self.job_id, e)
+        deadline = time.monotonic() + self.stop_timeout_s
+        job = self.job_id
+        self.log.info("Cancelling job %s of %s", job, self.user.name)
+        error = await self._cancel_job(job, deadline)
+        if error:
+            self._remember_uncancelled(job, error)
+            raise RuntimeError(
+                f"Slurm did not cancel job {job}: {error}. The hub keeps the job and cancels "
+                "it again before your next start; ask your admin if it keeps running."
+            )
         if now:
             return
-        for _ in range(20):
-            info = await self.job_info(fresh=True)
-            if info is None or (
-                not isinstance(info, str) and info.state not in RUNNING_STATES | PENDING_STATES
-            ):
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                info = await asyncio.wait_for(self.job_info(fresh=True), left)
+            except TimeoutError:
+                break
+            if info is None or (isinstance(info, JobInfo) and info.kind == "finished"):
                 return
-            await asyncio.sleep(0.5)
-        self.log.warning("Job %s may not have ended", self.job_id)
+            await asyncio.sleep(max(0.0, min(0.5, deadline - time.monotonic())))
+        self.log.warning(
+            "Job %s of %s may not have ended within %s s", job, self.user.name, self.stop_timeout_s
+        )
 
     def get_state(self):
         state = super().get_state()
         if self.job_id and self.server_started:
             state["started"] = True
+            if self.job_start:
+                state["job_start"] = self.job_start
+        if self.uncancelled_jobs:
+            state["uncancelled"] = list(self.uncancelled_jobs)
         return state
 
     def load_state(self, state):
@@ -379,8 +611,16 @@ class SlurmJobLifecycle(SlurmSpawner):
             state = {k: v for k, v in state.items() if k not in ("job_id", "started")}
         super().load_state(state)
         self.server_started = bool(state.get("started"))
+        self.job_start = str(state.get("job_start", ""))
+        self.uncancelled_jobs = [
+            str(j) for j in state.get("uncancelled", []) if JOB_ID.fullmatch(str(j))
+        ]
 
     def clear_state(self):
+        """Forget the job (JupyterHub calls this after every stop); jobs whose cancel failed
+        are kept (:attr:`uncancelled_jobs`)."""
         super().clear_state()
         self.submitted_at = 0.0
         self.server_started = False
+        self.job_start = ""
+        self.unreachable_since = 0.0

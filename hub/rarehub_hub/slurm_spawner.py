@@ -53,6 +53,7 @@ from .options import (
 from .slurm_api import install as _install_report_handler
 from .slurm_lifecycle import SlurmJobLifecycle, split_command
 from .slurm_script import JOB_ENV_NAMES
+from .slurm_site_info import offered_choices, partition_availability
 
 # batchspawner's /hub/api/batchspawner handler sets any attribute a user's token names (#14).
 _install_report_handler()
@@ -101,6 +102,29 @@ class RareHubSlurmSpawner(SlurmJobLifecycle):
     squeue_interval_s = Float(
         10.0,
         help="Seconds an squeue answer is reused by every spawner (one squeue per interval).",
+    ).tag(config=True)
+
+    slurm_timeout_s = Float(
+        30.0,
+        help="Seconds the hub waits for one squeue or scontrol answer before calling the "
+        "job's state unknown (the call is killed).",
+    ).tag(config=True)
+
+    stop_timeout_s = Float(
+        30.0,
+        help="Seconds a stop may take in all: cancelling the job (retried) and waiting for "
+        "Slurm to end it. A job that could not be cancelled in time is kept in the state.",
+    ).tag(config=True)
+
+    reachability_timeout_s = Float(
+        2.0,
+        help="Seconds each poll waits for a running server to accept a TCP connection; if it "
+        "does not, the user's route shows an 'unreachable' page (HTTP 503) until it does "
+        "again, and the job is kept. 0: no check.",
+    ).tag(config=True)
+
+    cancel_attempts = Integer(
+        3, help="How often the hub tries scancel (0.5 s, 1 s … apart) before reporting it."
     ).tag(config=True)
 
     slurm_environment = Dict(
@@ -173,6 +197,18 @@ class RareHubSlurmSpawner(SlurmJobLifecycle):
                 raise TraitError(f"walltime_warnings_minutes: {minutes} is not > 0 minutes")
         return sorted(set(proposal["value"]), reverse=True)
 
+    @validate("stop_timeout_s", "slurm_timeout_s")
+    def _check_timeouts(self, proposal):
+        if not 0 < proposal["value"] <= 600:
+            raise TraitError(f"{proposal['trait'].name}: {proposal['value']} s is not in (0, 600]")
+        return proposal["value"]
+
+    @validate("cancel_attempts")
+    def _check_attempts(self, proposal):
+        if proposal["value"] < 1:
+            raise TraitError(f"cancel_attempts: {proposal['value']}: need at least 1")
+        return proposal["value"]
+
     @validate("port_range")
     def _check_range(self, proposal):
         low, high = proposal["value"]
@@ -184,7 +220,7 @@ class RareHubSlurmSpawner(SlurmJobLifecycle):
 
     def _limits(self) -> Limits:
         d = dict(self.limits)
-        for key in ("partitions", "images"):
+        for key in ("partitions", "images", "accounts", "qos", "reservations"):
             if key in d:
                 d[key] = tuple(d[key])
         for key in ("cpus", "memory_GiB", "walltime_minutes"):
@@ -222,11 +258,35 @@ class RareHubSlurmSpawner(SlurmJobLifecycle):
 
     @default("options_form")
     def _default_form(self):
-        def form(spawner):
+        async def form(spawner):
             last = spawner.orm_spawner.user_options if spawner.orm_spawner else None
-            return render_form(spawner._limits(), spawner._profiles(), spawner.user_groups(), last)
+            limits = spawner._limits()
+            env = spawner._slurm_env()
+            availability = await partition_availability(env)
+            offered = await offered_choices(
+                spawner.user.name,
+                {"account": limits.accounts, "qos": limits.qos, "reservation": limits.reservations},
+                env,
+            )
+            html = render_form(
+                limits, spawner._profiles(), spawner.user_groups(), last, availability, offered
+            )
+            return spawner.uncancelled_notice() + html
 
         return form
+
+    def uncancelled_notice(self) -> str:
+        """HTML telling the user that Slurm jobs of theirs could not be cancelled ('' if none):
+        JupyterHub drops a failed stop's error, so the form says it on the next visit."""
+        if not self.uncancelled_jobs:
+            return ""
+        jobs = ", ".join(j for j in self.uncancelled_jobs if j.isdigit())
+        return (
+            '<div class="alert alert-warning" role="alert" id="rh-uncancelled">'
+            f"Slurm could not cancel your earlier server's job {jobs}. It may still run and "
+            "count against your allocation; the hub cancels it again when you start, and when "
+            "the hub restarts. If it stays, ask your admin (<code>scancel</code>).</div>\n"
+        )
 
     def options_from_form(self, formdata):
         raw = form_data_to_raw(formdata)

@@ -10,9 +10,9 @@ import os
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from .reconcile import hub_database_and_job_name, hub_session
 from .slurm_squeue import SQUEUE_FORMAT, JobInfo, parse_squeue
 
 
@@ -21,7 +21,7 @@ class ServerRow:
     user: str
     server: str
     job_id: str
-    hub_state: str  # "running" (the hub routes to it), "pending", "stopped"
+    hub_state: str  # "running" (the hub routes to it), "pending", "stopped", "uncancelled"
     slurm_state: str
     node: str
     reason: str
@@ -29,19 +29,18 @@ class ServerRow:
 
 
 def collect(site: Mapping[str, Any]) -> list[ServerRow]:
-    """One row per server the hub knows, joined with one ``squeue`` answer."""
+    """One row per server the hub knows (and per job a failed cancel left), joined with one
+    ``squeue`` answer; on the database and with the job name the hub is configured with."""
     from jupyterhub import orm
 
-    db = Path(site["state_dir"]) / "jupyterhub.sqlite"
-    if not db.exists():
-        raise FileNotFoundError(f"{db}: no hub database yet (has the hub ever started?)")
-    session = orm.new_session_factory(f"sqlite:///{db}")()
+    db_url, job_name = hub_database_and_job_name(site)
+    session = hub_session(db_url)
     jobs: dict[str, JobInfo] = {}
     error = ""
     if site["deployment"] == "slurm":
         env = {**os.environ, **site["slurm"]["environment"]}
         r = subprocess.run(
-            ["squeue", "-h", "-t", "all", "-n", "rarehub-jupyter", "-o", SQUEUE_FORMAT],
+            ["squeue", "-h", "-t", "all", "-n", job_name, "-o", SQUEUE_FORMAT],
             env=env,
             capture_output=True,
             text=True,
@@ -54,31 +53,38 @@ def collect(site: Mapping[str, Any]) -> list[ServerRow]:
     try:
         for user in session.query(orm.User).order_by(orm.User.name):
             for sp in user._orm_spawners:
-                job = (sp.state or {}).get("job_id", "")
-                info = jobs.get(job)
+                state = sp.state or {}
+                job = state.get("job_id", "")
                 if sp.server is not None:
                     hub_state = "running"
                 elif job:
                     hub_state = "pending"
                 else:
                     hub_state = "stopped"
-                slurm_state = info.state if info else ("?" if error and job else "")
-                rows.append(
-                    ServerRow(
-                        user=user.name,
-                        server=sp.name or "(default)",
-                        job_id=job,
-                        hub_state=hub_state,
-                        slurm_state=slurm_state or ("GONE" if job else ""),
-                        node=info.node if info else "",
-                        reason=info.reason if info and info.reason != "None" else error,
-                        last_activity=(
-                            sp.last_activity.isoformat(timespec="seconds")
-                            if sp.last_activity
-                            else ""
-                        ),
+                entries = [(job, hub_state)] + [
+                    (str(j), "uncancelled") for j in state.get("uncancelled", [])
+                ]
+                for job_id, what in entries:
+                    if what == "uncancelled" and not job_id:
+                        continue
+                    info = jobs.get(job_id)
+                    slurm_state = info.state if info else ("?" if error and job_id else "")
+                    rows.append(
+                        ServerRow(
+                            user=user.name,
+                            server=sp.name or "(default)",
+                            job_id=job_id,
+                            hub_state=what,
+                            slurm_state=slurm_state or ("GONE" if job_id else ""),
+                            node=info.node if info else "",
+                            reason=info.reason if info and info.reason != "None" else error,
+                            last_activity=(
+                                sp.last_activity.isoformat(timespec="seconds")
+                                if sp.last_activity
+                                else ""
+                            ),
+                        )
                     )
-                )
     finally:
         session.close()
     return rows

@@ -10,7 +10,7 @@ module-level ``SMOKE_FIXTURES = ["rarehub_image"]`` (read with ``ast``, not impo
 test requests them before running the smoke (e.g. the image is then built and cached, and
 the smoke reuses it). Benchmarks that start their own Slurm or hub do so on free ports.
 
-The smokes run two at a time (most wait on Slurm, a hub or a browser rather than compute):
+The smokes run three at a time (the long ones wait on Slurm, a hub or a browser):
 the first test starts them all, each test then checks its own. Targets are not checked
 here; they are measured by running the benchmarks by hand (see each docstring).
 """
@@ -31,7 +31,10 @@ from rarehub_image import rarehub_image  # noqa: F401  (a session fixture, see S
 REPO = Path(__file__).resolve().parents[2]
 BENCHMARKS = sorted((REPO / "benchmarks").glob("bench_*.py"))
 SMOKE_TIMEOUT_S = 300  # a sanity bound on 2 busy cores, not a target
-PARALLEL = 2
+PARALLEL = 3  # the server-starting smokes mostly wait: three lanes on two cores
+#: The exit status by which a benchmark says a component it needs is missing (automake's
+#: "skipped"): the test skips, which under CI=true is a failure.
+MISSING_COMPONENT = 77
 
 
 def smoke_fixtures(path: Path) -> list[str]:
@@ -42,6 +45,13 @@ def smoke_fixtures(path: Path) -> list[str]:
         ):
             return list(ast.literal_eval(node.value))
     return []
+
+
+def starts_servers(path: Path) -> bool:
+    text = path.read_text()
+    return any(
+        w in text for w in ("start_slurm_cluster", "multihost", "start_hub", "sync_playwright")
+    )
 
 
 def has_smoke_option(path: Path) -> bool:
@@ -82,9 +92,10 @@ class Smokes:
 @pytest.fixture(scope="session")
 def smokes():
     runner = Smokes()
-    # those without session fixtures start at once, the longest-known first
+    # those without session fixtures start at once; those that start servers (Slurm, a
+    # hub, a browser: the long ones, mostly waiting) first, so that the short ones fill in
     ready = [b for b in BENCHMARKS if has_smoke_option(b) and not smoke_fixtures(b)]
-    for path in sorted(ready, key=lambda b: "login" not in b.name and "hub" not in b.name):
+    for path in sorted(ready, key=lambda b: not starts_servers(b)):
         runner.start(path)
     yield runner
     runner.pool.shutdown(wait=True, cancel_futures=True)
@@ -106,6 +117,8 @@ def test_benchmark_smoke_runs_and_prints_its_ratios(path, smokes, request):
         request.getfixturevalue(name)
     done, seconds = smokes.result(path)
     print(f"{rel} --smoke: {seconds:.1f} s\n{done.stdout}")
+    if done.returncode == MISSING_COMPONENT:
+        pytest.skip(f"{rel}: a component is missing: {done.stderr.strip()[-500:]}")
     assert done.returncode == 0, (
         f"{rel} --smoke exited with {done.returncode}\n"
         f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}"

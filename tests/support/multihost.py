@@ -123,13 +123,26 @@ class MultiHostCluster(slurm.SlurmCluster):
         return [*net, "unshare", "--uts", "--mount", "--propagation=private", "sh", "-c", setup,
                 "sh", *argv]  # fmt: skip
 
-    def run(self, *args: str, user: str | None = None, input: str | None = None, host="login"):
-        """Run a Slurm command on ``host`` (as ``user`` if given); raise on failure."""
+    def run(
+        self,
+        *args: str,
+        user: str | None = None,
+        input: str | None = None,
+        host: str = "login",
+        timeout: float = 120,
+    ):
+        """Run a Slurm command on ``host`` (as ``user`` if given); raise on failure or when
+        it takes longer than ``timeout`` seconds (e.g. an ``srun`` that cannot be placed)."""
         argv = list(args)
         if user is not None:
             argv = ["runuser", "-u", user, "--", "env", f"SLURM_CONF={self.conf}", *argv]
         r = subprocess.run(
-            self.on(host, argv), env=self.env, input=input, capture_output=True, text=True
+            self.on(host, argv),
+            env=self.env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if r.returncode != 0:
             raise RuntimeError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
@@ -194,10 +207,10 @@ class MultiHostCluster(slurm.SlurmCluster):
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _slurm_conf(root: Path) -> str:
+def _slurm_conf(root: Path, cpus: int, memory_MiB: int) -> str:
     nodes = "\n".join(
-        f"NodeName={n} NodeAddr={SUBNET}.{HOSTS[n]} CPUs={NODE_CPUS} "
-        f"RealMemory={NODE_MEMORY_MiB} State=UNKNOWN"
+        f"NodeName={n} NodeAddr={SUBNET}.{HOSTS[n]} CPUs={cpus} "
+        f"RealMemory={memory_MiB} State=UNKNOWN"
         for n in NODES
     )
     return f"""\
@@ -223,8 +236,10 @@ SelectType=select/cons_tres
 # Least-loaded nodes first: two one-CPU jobs go to two nodes.
 SelectTypeParameters=CR_Core_Memory,CR_LLN
 SchedulerType=sched/backfill
-SchedulerParameters=sched_interval=2
+SchedulerParameters=sched_interval=2,bf_interval=1
 ReturnToService=2
+# Both nodes share the machine's cores: the declared CPUs and memory count, not the hardware.
+SlurmdParameters=config_overrides
 MpiDefault=none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
@@ -267,7 +282,8 @@ def _alive(pid: int) -> bool:
 
 
 def remove_leftovers() -> None:
-    """Remove namespaces, veths and bridges of earlier runs whose process has died."""
+    """Remove what earlier runs whose process has died left: processes in their namespaces,
+    the namespaces, veths and bridges, their munged and their folder."""
     pattern = re.compile(rf"^{PREFIX}([0-9a-f]+)x\d+")
     names = _ip("netns", "list", check=False).stdout.split()
     names += [
@@ -283,6 +299,11 @@ def remove_leftovers() -> None:
             _ip("netns", "del", name, check=False)
         else:
             _ip("link", "del", name, check=False)
+    for root in Path(tempfile.gettempdir()).glob(f"rarehub-multihost-{PREFIX}*"):
+        m = pattern.match(root.name[len("rarehub-multihost-") :])
+        if m and not _alive(int(m[1], 16)):
+            slurm._stop(slurm._pid(root / "munge" / "munged.pid"))
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def _kill_namespace(netns: str) -> None:
@@ -355,15 +376,20 @@ def stop_daemon(cluster: MultiHostCluster, daemon: str, host: str = "login") -> 
 
 
 @contextlib.contextmanager
-def start_multihost_cluster(*, firewall: bool = True) -> Iterator[MultiHostCluster]:
+def start_multihost_cluster(
+    *, firewall: bool = True, node_cpus: int = NODE_CPUS, node_memory_MiB: int = NODE_MEMORY_MiB
+) -> Iterator[MultiHostCluster]:
     """Start the three hosts, munged, slurmctld and two slurmd; yield the cluster; tear it
-    all down (jobs, daemons, every process in the namespaces, network, files)."""
+    all down (jobs, daemons, every process in the namespaces, network, files).
+
+    ``node_cpus``/``node_memory_MiB``: what each node declares (benchmarks with many users
+    declare more than the machine has; the nodes share its cores)."""
     why = missing_requirements()
     if why:
         raise RuntimeError(f"cannot start the three-host cluster: {why}")
     remove_leftovers()
     tag = f"{PREFIX}{os.getpid():x}x{next(_counter)}"
-    root = Path(tempfile.mkdtemp(prefix="rarehub-multihost-"))
+    root = Path(tempfile.mkdtemp(prefix=f"rarehub-multihost-{tag}-"))
     root.chmod(0o755)
     for sub in ("state", "run", "log", "spool", *(f"spool/{n}" for n in NODES)):
         (root / sub).mkdir(mode=0o755)
@@ -371,7 +397,7 @@ def start_multihost_cluster(*, firewall: bool = True) -> Iterator[MultiHostClust
     work.mkdir()
     work.chmod(0o1777)
     conf = root / "slurm.conf"
-    conf.write_text(_slurm_conf(root))
+    conf.write_text(_slurm_conf(root, node_cpus, node_memory_MiB))
     conf.chmod(0o644)
     hosts_file = root / "hosts"
     hosts_file.write_text(
@@ -382,8 +408,8 @@ def start_multihost_cluster(*, firewall: bool = True) -> Iterator[MultiHostClust
     cluster = MultiHostCluster(
         partition=slurm.PARTITION,
         node="node1",
-        cpus=NODE_CPUS,
-        memory_MiB=NODE_MEMORY_MiB,
+        cpus=node_cpus,
+        memory_MiB=node_memory_MiB,
         root=root,
         conf=conf,
         work_dir=work,

@@ -12,6 +12,8 @@ import subprocess
 
 import multihost
 
+from rarehub_testing import wait_for
+
 
 def listening(cluster, host: str, port: int) -> list[str]:
     out = subprocess.run(
@@ -23,6 +25,16 @@ def listening(cluster, host: str, port: int) -> list[str]:
 def test_spawns_land_on_both_nodes_bound_to_their_cluster_address(cluster_hub, cluster_users):
     hub, cluster = cluster_hub, cluster_hub.cluster
     users = cluster_users[:2]
+    try:
+        spawn_on_both(hub, cluster, users)
+    finally:
+        for user in users:
+            hub.api("DELETE", f"/users/{user}/server")
+        for user in users:
+            wait_for(lambda u=user: not hub.server(u), timeout=60, what="stopped")
+
+
+def spawn_on_both(hub, cluster, users: list[str]) -> None:
     for user in users:
         r = hub.spawn(user, {"profile": "small", "walltime": "0:20"})
         assert r.status_code in (201, 202), r.text
@@ -47,5 +59,3 @@ def test_spawns_land_on_both_nodes_bound_to_their_cluster_address(cluster_hub, c
         r = s.get(f"{hub.base}/user/{user}/api/status", timeout=30)
         assert r.status_code == 200, r.text
     assert set(placed) == {"node1", "node2"}, placed
-    for user in users:
-        hub.stop_server(user)

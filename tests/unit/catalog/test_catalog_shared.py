@@ -5,6 +5,8 @@ offline snapshots, database roles and credentials. Real PostgreSQL (tests/confte
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sqlite3
 import subprocess
@@ -21,6 +23,7 @@ import analysis_lib.catalog as catalog_pkg
 from analysis_lib.apps.storage import catalog_storage
 from analysis_lib.catalog import Catalog, CatalogError, sha256_file
 from analysis_lib.catalog.store import SCHEMA_HEAD, CatalogFallbackWarning
+from analysis_lib.cli import main
 from rarehub_testing import free_port_block
 
 # The schema of catalogs written before migrations existed (meta.schema_version = 1).
@@ -87,13 +90,19 @@ def make_file(path, payload: bytes):
 
 
 def rarehub(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "from analysis_lib.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
+    """The ``rarehub`` command run in this process (argv parsed exactly as from a shell)."""
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in (env or {}).items():
+            mp.setenv(key, value)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args))
+            except SystemExit as e:
+                if isinstance(e.code, str):
+                    err.write(e.code)
+                code = e.code if isinstance(e.code, int) else int(e.code is not None)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def test_schema_head_is_the_newest_migration():
@@ -244,7 +253,10 @@ def sqlite_catalog(tmp_path):
     with Catalog.open(folder / "catalog.sqlite") as cat:
         cat.add_dataset("ge1", detector="ge1")
         for n in (1, 2):
-            cat.add_run("ge1", n, run_type="physics", quality="good", start=f"2026-01-0{n}")
+            cat.add_run(
+                "ge1", n, run_type="physics", quality="good", start=f"2026-01-0{n}",
+                metadata={"note": "tab\there, newline\nthere, back\\slash, \\N, ünïcode"},
+            )  # fmt: skip
             cat.add_file(make_file(folder / "raw" / f"run{n}.csv", b"7" * n), dataset="ge1", run=n)
         cat.record_deletion(folder / "old.parquet", size_bytes=3, reason="test")
     return folder / "catalog.sqlite"

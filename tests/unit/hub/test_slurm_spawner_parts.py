@@ -99,10 +99,10 @@ def test_hostile_user_options_stop_before_the_script():
 
 
 def test_parse_squeue_keeps_state_node_reason():
-    out = "12|RUNNING|vm|None\n13|PENDING||Resources\n\ngarbage\n"
+    out = "12|RUNNING|vm|2026-12-06T17:00:00|None\n13|PENDING||N/A|Resources\n\ngarbage\n"
     assert parse_squeue(out) == {
-        "12": JobInfo("RUNNING", "vm", "None"),
-        "13": JobInfo("PENDING", "", "Resources"),
+        "12": JobInfo("RUNNING", "vm", "None", "2026-12-06T17:00:00"),
+        "13": JobInfo("PENDING", "", "Resources", "N/A"),
     }
 
 
@@ -114,7 +114,7 @@ def fake_squeue(tmp_path: Path, body: str) -> tuple[str, ...]:
 
 
 def test_one_squeue_answers_two_hundred_concurrent_pollers(tmp_path):
-    jobs = "\n".join(f"{i}|RUNNING|vm|None" for i in range(200))
+    jobs = "\n".join(f"{i}|RUNNING|vm|N/A|None" for i in range(200))
     batcher = SqueueBatcher(fake_squeue(tmp_path, f"sleep 0.2\ncat <<'E'\n{jobs}\nE"))
 
     async def poll_all():
@@ -140,7 +140,7 @@ def test_failed_squeue_is_unknown_not_gone(tmp_path):
 
 
 def test_a_snapshot_older_than_the_submission_is_not_trusted(tmp_path):
-    batcher = SqueueBatcher(fake_squeue(tmp_path, "echo '1|RUNNING|vm|None'"))
+    batcher = SqueueBatcher(fake_squeue(tmp_path, "echo '1|RUNNING|vm|N/A|None'"))
 
     async def run():
         first = await batcher.snapshot(60.0)

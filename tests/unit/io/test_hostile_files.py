@@ -28,7 +28,7 @@ import pytest
 import skhep_testdata
 import tables
 import uproot
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from analysis_lib.io import RawFile, RawFormatError, RawWriter, ReadError, read_table
@@ -184,6 +184,8 @@ def test_truncated_files_are_a_named_error_or_a_prefix(corpus, tmp_path, fmt, fr
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "arrow", "root"])
 @FAST
 @given(fraction=st.floats(0.0, 1.0, exclude_max=True), byte=st.integers(0, 255))
+# invalid UTF-8 in a Parquet string page (found in CI): Parquet readers do not validate it
+@example(fraction=0.5234375, byte=128)
 def test_overwritten_bytes_never_escape_as_raw_errors(corpus, tmp_path, fmt, fraction, byte):
     data = bytearray(corpus[fmt].read_bytes())
     data[int(fraction * len(data))] = byte

@@ -196,6 +196,16 @@ def test_root_unreadable_branches_are_named_and_the_rest_reads(name, branch):
     assert len(got) == tree.num_entries
 
 
+def test_root_branches_of_one_name_are_named_not_confused():
+    """uproot-issue371.root's TTree 'Event' has two top-level branches called 'Primary.'
+    (a split object and a leaf): reading by that name would get either."""
+    path = root("uproot-issue371.root")
+    with pytest.raises(ReadError, match=r"issue371\.root \(TTree 'Event'\): .*\['Primary\.'\]"):
+        read_table(path, key="Event")
+    got = read_table(path, key="Event", columns=["Primary./Primary.energy"], library="ak")
+    assert len(got) == uproot.open(path)["Event"].num_entries
+
+
 def test_root_branches_shorter_than_their_tree_are_named():
     with pytest.raises(ReadError, match=r"issue327\.root: TTree 'DstTree' holds 98 entries.*"):
         read_table(root("uproot-issue327.root"))

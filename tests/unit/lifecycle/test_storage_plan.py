@@ -191,3 +191,22 @@ def test_age_arguments():
     assert parse_age("7") == 7
     with pytest.raises(Exception, match="30d, 2w, 12h"):
         parse_age("a month")
+
+
+def test_results_reached_through_a_symlinked_folder_are_never_candidates(
+    store_with_forgeries, tmp_path
+):
+    db, store, _ = store_with_forgeries
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(store / "sample-run0001", elsewhere)
+    link = store / "sample-run0009"
+    link.symlink_to(elsewhere, target_is_directory=True)
+    try:
+        plan = plan_storage(db, store)
+        linked = plan[plan["path"].str.startswith(str(link))]
+        assert len(linked) == len(list(elsewhere.glob("*.parquet")))
+        assert not linked["rebuildable"].any()
+        assert free_results(db, store, older_than_days=30, dry_run=False).empty
+        assert all(Path(p).exists() for p in linked["path"])
+    finally:
+        link.unlink()

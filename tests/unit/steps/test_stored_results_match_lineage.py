@@ -8,12 +8,15 @@ import hashlib
 import json
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from analysis_lib.calib import Calibration, fit_energy_scale
 from analysis_lib.cuts import Cut, CutFlow
 from analysis_lib.steps import DEFAULT_STEPS, Energies, Pipeline, PipelineError, RunInput, Selection
+from analysis_lib.steps.pulse_steps import OFAmplitudes
+from analysis_lib.steps.trigger_steps import Triggers
 
 # 700 events in chunks of 100: seven row groups per stored result
 CONFIG = {"of_amplitudes": {"fall_us": 300.0}, "raw_events": {"batch_events": 100}}
@@ -154,3 +157,25 @@ def test_a_stored_file_written_under_another_key_is_refused(
     )
     with pytest.raises(PipelineError, match="written under lineage key 'of_amplitudes-0123"):
         energies.make(signal_run, "energies")
+
+
+@pytest.mark.parametrize("step_class", [OFAmplitudes, Triggers])
+def test_optimal_filters_follow_the_noise_psd_content_not_its_identity(step_class):
+    """The filter was cached by id(psd): a freed PSD frame's id is reused by the next run's
+    PSD, which then got the old run's filter. Same frame, new content, stands for that."""
+    n, fs = 256, 625e3
+    psd = pd.DataFrame(
+        {"freq_Hz": np.fft.rfftfreq(n, 1 / fs), "psd_ADC2_per_Hz": np.full(n // 2 + 1, 1e-3)}
+    )
+    step = step_class()
+    step.start()
+
+    def make_filter():
+        return step._filter(n, fs, psd) if step_class is OFAmplitudes else step._filter(fs, psd)
+
+    first = make_filter()
+    assert make_filter() is first  # same content: reused
+    psd["psd_ADC2_per_Hz"] *= 4  # same frame and id, four times the noise power
+    second = make_filter()
+    assert second is not first
+    assert second.sigma == pytest.approx(2 * first.sigma)  # resolution ∝ √PSD
