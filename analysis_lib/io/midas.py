@@ -93,6 +93,17 @@ def _open_stream(path: Path) -> BinaryIO:
     return open(path, "rb")
 
 
+def is_midas_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` (``.mid`` or gzip-compressed) starts with a MIDAS begin-of-run event
+    header (id ``0x8000``, trigger mask ``'MI'``); False for any other or unreadable file."""
+    try:
+        with _open_stream(Path(path)) as f:
+            head = f.read(4)
+    except (OSError, EOFError, zlib.error):
+        return False
+    return len(head) == 4 and struct.unpack("<HH", head) == (BOR_ID, MIDAS_MAGIC)
+
+
 def parse_odb(xml_text: str | bytes) -> dict[str, Any]:
     """An ODB XML dump → nested dicts: ``dir`` → dict, ``key`` → value, ``keyarray`` → list.
 

@@ -263,3 +263,61 @@ class ScdmsFile(MidasFile):
 def open_scdms(path: str | Path) -> ScdmsFile:
     """Open a SuperCDMS ``.mid``/``.mid.gz`` file (see :class:`ScdmsFile`)."""
     return ScdmsFile(path)
+
+
+# --- windowing convention for the uniformly sampled analyses (noise PSD, optimal filter) ---
+#
+# A SuperCDMS phonon trace is *hybrid*: ``pre_pulse_samples`` downsampled samples, then
+# ``on_pulse_samples`` at the full rate, then ``post_pulse_samples`` downsampled (the ODB's
+# ``ReadoutControl`` lengths; the factor is the payload's ``sample_rate`` word, 16 here).
+# Only the on-pulse part is uniformly sampled at the ODB's phonon rate, so RareHub's PSD and
+# optimal-filter steps see:
+#   * a triggered event: its on-pulse window, ``[pre, pre + on)`` of each channel
+#     (``on_pulse_window``);
+#   * a random event: its full-rate part (all of it for the random triggers of this DAQ,
+#     pre = post = 0) cut into consecutive, non-overlapping windows of the triggered
+#     events' on-pulse length (the ODB's ``Phonon on-pulse length (samp)``), the remainder
+#     dropped (``noise_windows``) — pulse-free pieces of the length the filter sees.
+
+
+def phonon_channels(event: ScdmsEvent) -> list[int]:
+    """Indices of the phonon (``P``) channels of an event, in file order."""
+    return [i for i, name in enumerate(event.channels) if name.split(":")[-1].startswith("P")]
+
+
+def on_pulse_window(event: ScdmsEvent, channels: list[int] | None = None) -> np.ndarray:
+    """The full-rate on-pulse window ``[pre, pre + on)`` of ``channels`` (default: the
+    phonon channels) as a ``(channels, on)`` uint16 array of ADC counts (read-only views
+    stacked; one copy)."""
+    idx = phonon_channels(event) if channels is None else list(channels)
+    if not idx:
+        raise MidasError(f"event serial {event.serial_number}: no phonon channels")
+    ons = {int(event.on_pulse_samples[i]) for i in idx}
+    if len(ons) != 1:
+        raise MidasError(
+            f"event serial {event.serial_number}: the channels' on-pulse windows differ in"
+            f" length {sorted(ons)}; choose channels with one length"
+        )
+    rows = []
+    for i in idx:
+        pre, on = int(event.pre_pulse_samples[i]), int(event.on_pulse_samples[i])
+        a = event.arrays[i]
+        if pre + on > len(a):
+            raise MidasError(
+                f"event serial {event.serial_number}: channel {event.channels[i]} has"
+                f" {len(a)} samples, fewer than its pre-pulse {pre} + on-pulse {on}"
+            )
+        rows.append(a[pre : pre + on])
+    return np.stack(rows)
+
+
+def noise_windows(
+    event: ScdmsEvent, n_samples: int, channels: list[int] | None = None
+) -> np.ndarray:
+    """A random event's full-rate part cut into ``(windows, channels, n_samples)``
+    consecutive non-overlapping pieces (the remainder dropped; see the convention above)."""
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be ≥ 1, got {n_samples}")
+    full = on_pulse_window(event, channels)
+    k = full.shape[1] // n_samples
+    return full[:, : k * n_samples].reshape(full.shape[0], k, n_samples).transpose(1, 0, 2)

@@ -92,6 +92,7 @@ def main(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from ..catalog.store import Catalog
+    from ..io.binary import BinaryDataError
     from .core import Pipeline, PipelineError
     from .pulse_steps import DEFAULT_STEPS
     from .runs import continuous_run_ids, run_inputs_from_catalog
@@ -158,7 +159,7 @@ def main(args: argparse.Namespace) -> None:
             with tqdm(desc=run.run_id, unit=unit, file=sys.stderr, leave=False) as bar:
                 try:
                     paths = pipe.make(run, targets_of(run), progress=bar.update)
-                except (PipelineError, OSError) as e:
+                except (PipelineError, BinaryDataError, OSError) as e:  # damaged raw file
                     failures += 1
                     print(f"{run.run_id}: FAILED: {e}", file=sys.stderr)
                     continue

@@ -1,8 +1,14 @@
 """The standard pulse-processing steps: raw events → noise PSD → OF amplitudes, features.
 
 Sources read RareHub raw HDF5 files (:class:`analysis_lib.io.raw.RawFile`) event batch by
-event batch; the noise PSD is a per-run step over the run's companion noise run (or the
-run itself when it is a noise run); OF and feature steps give one row per event.
+event batch, or SuperCDMS MIDAS files (``.mid``/``.mid.gz``, recognised by their content;
+``rarehub ingest`` registers them in the catalog): there the run's own events are its
+physics triggers, each as its full-rate on-pulse window, and the noise events are the
+random triggers cut into pulse-free windows of that length (the convention of
+:mod:`analysis_lib.io.scdms`, :func:`~analysis_lib.io.scdms.on_pulse_window` and
+:func:`~analysis_lib.io.scdms.noise_windows`). The noise PSD is a per-run step over the
+run's companion noise run (or the run itself when it is a noise run); OF and feature
+steps give one row per event.
 """
 
 from __future__ import annotations
@@ -38,8 +44,20 @@ class RawChunk:
         return len(self.traces)
 
 
+MIDAS_WINDOWING = (
+    "scdms-full-rate/1: run events = physics triggers' on-pulse windows [pre, pre+on);"
+    " noise events = random triggers cut into consecutive windows of the ODB's phonon"
+    " on-pulse length; channel -1 = sum of the phonon channels"
+)
+
+
 class RawEvents(Step):
-    """Triggered events of one channel (or the sum of all) from the run's raw files."""
+    """Triggered events of one channel (or the sum of all) from the run's raw files.
+
+    SuperCDMS MIDAS files: the physics triggers, each as its full-rate on-pulse window
+    (the noise role: the random triggers, cut into windows of that length); channel
+    indices count the phonon channels, -1 is their sum.
+    """
 
     provides = "raw_events"
     __version__ = "0.1.0"
@@ -54,21 +72,32 @@ class RawEvents(Step):
         return run.files, run.checksums
 
     def source_lineage(self, run: RunInput) -> dict:
+        from ..io.midas import is_midas_file
+
         files, sums = self._files(run)
-        return {
+        lin = {
             "run_id": run.run_id,
             "role": self.role or "run",
             "files": [Path(f).name for f in files],
             "sha256": list(sums),
         }
+        if any(is_midas_file(f) for f in files):  # RareHub HDF5 lineages stay as they were
+            lin["format"] = "midas"
+            lin["windowing"] = MIDAS_WINDOWING
+        return lin
 
     def iter_chunks(self, run: RunInput) -> Iterator[RawChunk]:
         from ..io.raw import RawFile
 
         if self.batch_events < 1:
             raise PipelineError(f"option 'batch_events' must be ≥ 1, got {self.batch_events}")
+        from ..io.midas import is_midas_file
+
         files, _ = self._files(run)
         for path in files:
+            if is_midas_file(path):
+                yield from self._midas_chunks(path)
+                continue
             with RawFile(path) as raw:
                 if not -1 <= self.channel < len(raw.channels):
                     raise PipelineError(
@@ -91,6 +120,69 @@ class RawEvents(Step):
                         fs_Hz=raw.sample_rate_Hz,
                         file=str(path),
                     )
+
+    def _midas_chunks(self, path: str) -> Iterator[RawChunk]:
+        """Chunks of a SuperCDMS MIDAS file (the convention in the module docstring),
+        streamed: one MIDAS event plus one batch of windows in memory."""
+        from ..io.scdms import noise_windows, on_pulse_window, open_scdms, phonon_channels
+
+        f = open_scdms(path)
+        meta = f.metadata()
+        fs = meta.get("sample_rate_hz")
+        if not (isinstance(fs, int | float) and fs > 0):
+            raise PipelineError(
+                f"{path}: the ODB gives no phonon sampling rate (Phonon sampling rate (Hz)"
+                f" = {fs!r}); it is needed for the PSD and the optimal filter"
+            )
+        noise = self.role == "noise"
+        n_win = 0
+        if noise:
+            ons = {
+                d.get("phonon_on_pulse_samples") for d in (meta.get("detectors") or {}).values()
+            } - {None}
+            if len(ons) != 1 or not isinstance(next(iter(ons)), int) or next(iter(ons)) < 2:
+                raise PipelineError(
+                    f"{path}: the ODB's phonon on-pulse lengths {sorted(ons, key=str)} are not"
+                    " one length ≥ 2 samples: the noise windows' length is undefined"
+                )
+            n_win = next(iter(ons))
+        traces: list[np.ndarray] = []
+        table: dict[str, list] = {"event": [], "time_ns": [], "serial_number": [], "window": []}
+
+        def flush() -> RawChunk:
+            chunk = RawChunk(
+                traces=np.stack(traces),
+                events={k: np.asarray(v, dtype=np.int64) for k, v in table.items()},
+                fs_Hz=float(fs),
+                file=str(path),
+            )
+            traces.clear()
+            for v in table.values():
+                v.clear()
+            return chunk
+
+        for ev in f.events(trigger_type="random" if noise else "physics"):
+            idx = phonon_channels(ev)
+            if not -1 <= self.channel < len(idx):
+                raise PipelineError(
+                    f"{path}: event serial {ev.serial_number}: channel {self.channel} out of"
+                    f" range; the phonon channels are {[ev.channels[i] for i in idx]}"
+                )
+            chans = idx if self.channel == -1 else [idx[self.channel]]
+            pieces = noise_windows(ev, n_win, chans) if noise else on_pulse_window(ev, chans)[None]
+            # float32 (exact for sums of ≤ 256 uint16 channels), as for the HDF5 files
+            x = pieces.sum(axis=1, dtype=np.float32)
+            time_ns = int(ev.time.timestamp()) * 1_000_000_000
+            for w, row in enumerate(x):
+                traces.append(row)
+                table["event"].append(ev.event_number)
+                table["time_ns"].append(time_ns)
+                table["serial_number"].append(ev.serial_number)
+                table["window"].append(w)
+                if len(traces) == self.batch_events:
+                    yield flush()
+        if traces:
+            yield flush()
 
 
 class NoiseEvents(RawEvents):

@@ -8,11 +8,15 @@ import pandas as pd
 
 from .core import PipelineError, RunInput
 
-__all__ = ["continuous_run_ids", "run_inputs_from_catalog"]
+__all__ = ["RAW_FORMATS", "continuous_run_ids", "run_inputs_from_catalog"]
+
+# catalog formats the source steps read: RareHub raw HDF5 and SuperCDMS MIDAS (``rarehub
+# ingest``; the steps take a MIDAS run's physics and random triggers, see pulse_steps)
+RAW_FORMATS = ("hdf5", "midas")
 
 
 def _raw_files(files: pd.DataFrame, run_number: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    sel = files[(files["run_number"] == run_number) & (files["format"] == "hdf5")]
+    sel = files[(files["run_number"] == run_number) & files["format"].isin(RAW_FORMATS)]
     return tuple(sel["path"]), tuple(sel["sha256"])
 
 
@@ -39,7 +43,8 @@ def run_inputs_from_catalog(
 ) -> list[RunInput]:
     """RunInputs for ``dataset``'s runs (all triggered, non-noise runs by default).
 
-    Each run's raw files are its catalogued HDF5 files, with the catalog's sha256. The
+    Each run's raw files are its catalogued HDF5 or MIDAS files (``RAW_FORMATS``), with the
+    catalog's sha256. The
     companion ``"noise"`` run is the latest noise run of the same detector that started
     before the run (else the earliest noise run after it); a noise run is its own
     companion. Continuous-stream runs (``metadata.continuous``) are left out unless named.
@@ -47,7 +52,7 @@ def run_inputs_from_catalog(
     Raises
     ------
     PipelineError
-        If a named run does not exist or has no raw HDF5 file.
+        If a named run does not exist or has no raw (HDF5 or MIDAS) file.
     """
     all_runs = catalog.runs(dataset=dataset)
     if all_runs.empty:
@@ -70,7 +75,9 @@ def run_inputs_from_catalog(
     for _, r in chosen.iterrows():
         paths, sums = _raw_files(files, r["run_number"])
         if not paths:
-            raise PipelineError(f"run {r['run_number']} of {dataset!r} has no raw HDF5 file")
+            raise PipelineError(
+                f"run {r['run_number']} of {dataset!r} has no raw file of a format in {RAW_FORMATS}"
+            )
         companions = {}
         cands = noise_runs[noise_runs["detector"] == r["detector"]]
         if not cands.empty:

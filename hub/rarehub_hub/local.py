@@ -122,6 +122,9 @@ def configure_local(c, site: LocalSite, unix_accounts: bool = False) -> None:
     c.JupyterHub.authenticator_class = "shared-password"
     c.SharedPasswordAuthenticator.user_password = site.password
     c.Authenticator.allow_all = True
+    # Any name with the password: a name is also a folder under state_dir/home, so no dots
+    # or slashes that could lead out of it.
+    c.Authenticator.username_pattern = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
     c.JupyterHub.spawner_class = "simple"
     c.SimpleLocalProcessSpawner.home_dir_template = str(site.homes_dir / "{username}")

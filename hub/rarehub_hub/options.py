@@ -17,7 +17,21 @@ from dataclasses import dataclass, field
 WALLTIME = re.compile(r"([0-9]{1,3}):([0-5][0-9])", re.ASCII)
 WHOLE = re.compile(r"[0-9]{1,6}", re.ASCII)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
-FIELDS = ("profile", "partition", "cpus", "memory_GiB", "walltime", "gpus", "image")
+FIELDS = (
+    "profile",
+    "partition",
+    "cpus",
+    "memory_GiB",
+    "walltime",
+    "gpus",
+    "image",
+    "account",
+    "qos",
+    "reservation",
+)
+#: Slurm's accounting fields: empty means Slurm's default; each goes to ``sbatch`` as
+#: ``--account=…``, ``--qos=…``, ``--reservation=…`` (one argument each, no shell).
+SLURM_CHOICES = {"account": "accounts", "qos": "qos", "reservation": "reservations"}
 
 
 class OptionsError(ValueError):
@@ -40,6 +54,9 @@ class Limits:
         Most GPUs per server (0: no GPU field).
     images
         Image versions users may choose (the first is the default).
+    accounts, qos, reservations
+        Slurm accounts, QoS and reservations users may name (empty: the field is not
+        offered, and Slurm's default applies).
     """
 
     partitions: tuple[str, ...] = ("rarehub",)
@@ -48,6 +65,9 @@ class Limits:
     walltime_minutes: tuple[int, int] = (10, 8 * 60)
     gpus_max: int = 0
     images: tuple[str, ...] = ("latest",)
+    accounts: tuple[str, ...] = ()
+    qos: tuple[str, ...] = ()
+    reservations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,7 +150,8 @@ def validate_options(
     ``raw`` maps field names to values (strings from a form or JSON values from the REST
     API); an empty or missing field takes the chosen profile's value. Unknown fields are
     refused. Returns ``{"profile", "partition", "cpus", "memory_GiB", "walltime_minutes",
-    "gpus", "image"}`` with validated values.
+    "gpus", "image", "account", "qos", "reservation"}`` with validated values (the last three
+    ``""`` when not chosen: Slurm's default).
 
     Raises
     ------
@@ -160,7 +181,20 @@ def validate_options(
         out["walltime_minutes"] = _walltime(format_walltime(p.walltime_minutes)[:-3], limits)
     out["gpus"] = _whole("gpus", given.get("gpus", p.gpus), 0, limits.gpus_max)
     out["image"] = _choice("image", given.get("image", p.image or limits.images[0]), limits.images)
+    for name, allowed_key in SLURM_CHOICES.items():
+        allowed = getattr(limits, allowed_key)
+        if name not in given:
+            out[name] = ""
+        elif not allowed:
+            raise OptionsError(f"{name}: {_show(given[name])} is not offered by this site")
+        else:
+            out[name] = _choice(name, given[name], allowed)
     return out
+
+
+def sbatch_arguments(options: Mapping[str, object]) -> list[str]:
+    """The ``sbatch`` arguments for validated ``options``' account, QoS and reservation."""
+    return [f"--{name}={options[name]}" for name in SLURM_CHOICES if options.get(name)]
 
 
 def form_data_to_raw(formdata: Mapping[str, list[str]]) -> dict[str, str]:
@@ -178,8 +212,13 @@ def render_form(
     profiles: Iterable[Profile],
     user_groups: Iterable[str],
     last: Mapping[str, object] | None = None,
+    availability: Mapping[str, str] | None = None,
+    offered: Mapping[str, Iterable[str]] | None = None,
 ) -> str:
-    """The options form's HTML; the previous valid choice (``last``) is preselected."""
+    """The options form's HTML; the previous valid choice (``last``) is preselected.
+
+    ``availability``: partition → what is free there now (shown beside the partitions);
+    ``offered``: account/qos/reservation → the choices to list (default: the limits')."""
     mine = visible_profiles(profiles, user_groups)
     try:
         prev = validate_options(
@@ -187,6 +226,9 @@ def render_form(
         )
         if "walltime" not in (last or {}):
             prev.pop("walltime_minutes")
+        for name in SLURM_CHOICES:
+            if name not in (last or {}):
+                prev.pop(name, None)
     except OptionsError:
         prev = {}
     e = html.escape
@@ -246,5 +288,22 @@ def render_form(
             str(prev.get("image", "")) if last and "image" in last else "",
         )
     )
+    labels = {"account": "Slurm account", "qos": "QoS", "reservation": "Reservation"}
+    for name, label in labels.items():
+        choices = list((offered or {}).get(name, getattr(limits, SLURM_CHOICES[name])))
+        if choices:
+            parts.append(
+                select(
+                    name,
+                    label,
+                    [("", "Slurm default")] + [(x, x) for x in choices],
+                    str(prev.get(name, "")),
+                )
+            )
     parts.append("</details>")
+    if availability:
+        rows = "".join(
+            f"<li><code>{e(p)}</code>: {e(text)}</li>" for p, text in sorted(availability.items())
+        )
+        parts.append(f'<div id="rh-availability"><p>Free now:</p><ul>{rows}</ul></div>')
     return "\n".join(parts)

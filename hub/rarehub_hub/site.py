@@ -248,6 +248,25 @@ SCHEMA: dict[str, Any] = {
                         "walltime_minutes": _RANGE,
                         "gpus_max": {"type": "integer", "minimum": 0},
                         "images": {"type": "array", "items": _NAME, "minItems": 1},
+                        "accounts": {
+                            "type": "array",
+                            "items": _NAME,
+                            "description": "Slurm accounts users may charge (sbatch "
+                            "--account); narrowed to the user's associations where sacctmgr "
+                            "answers; absent: Slurm's default account",
+                        },
+                        "qos": {
+                            "type": "array",
+                            "items": _NAME,
+                            "description": "QoS users may ask for (sbatch --qos); narrowed "
+                            "to the user's associations where sacctmgr answers",
+                        },
+                        "reservations": {
+                            "type": "array",
+                            "items": _NAME,
+                            "description": "reservations users may name (sbatch "
+                            "--reservation); only those that exist are offered",
+                        },
                     },
                 },
                 "profiles": {

@@ -17,6 +17,7 @@ import pwd
 import re
 import shlex
 import time
+from collections.abc import Sequence
 from urllib.parse import urlparse
 
 from batchspawner import SlurmSpawner
@@ -25,6 +26,7 @@ from sqlalchemy.orm import object_session
 from tornado.httpclient import AsyncHTTPClient
 from traitlets import Bool, Float, List, TraitError, Unicode, observe, validate
 
+from .options import sbatch_arguments
 from .slurm_safety import (
     JOB_ID,
     TAIL_TIMEOUT_S,
@@ -213,9 +215,12 @@ class SlurmJobLifecycle(SlurmSpawner):
             check_job_id(self.job_id)
         return [values.get(w, w) for w in words]
 
-    async def _slurm(self, command_trait: str, input: str | None = None) -> str:
-        """Run a Slurm command (no shell: an argument list); its output, or RuntimeError."""
-        argv = self.slurm_argv(command_trait)
+    async def _slurm(
+        self, command_trait: str, input: str | None = None, extra_args: Sequence[str] = ()
+    ) -> str:
+        """Run a Slurm command (no shell: an argument list, ``extra_args`` appended, each one
+        argument); its output, or RuntimeError."""
+        argv = [*self.slurm_argv(command_trait), *extra_args]
         env = {**self.get_env(), **self.slurm_environment}
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -270,7 +275,9 @@ class SlurmJobLifecycle(SlurmSpawner):
         script = self.render_script(opts, env_names)
         self.log.info("Submitting %s for %s: %s", self.job_name, self.user.name, opts)
         try:
-            out = await self._slurm("batch_submit_cmd", input=script)
+            out = await self._slurm(
+                "batch_submit_cmd", input=script, extra_args=sbatch_arguments(opts)
+            )
         except RuntimeError as e:
             raise RuntimeError(f"Slurm refused the job: {e}") from None
         self.job_id = self.parse_job_id(out)
@@ -298,6 +305,10 @@ class SlurmJobLifecycle(SlurmSpawner):
                 raise RuntimeError(message)
             elif info.kind == "pending":
                 self.progress_message = f"Slurm job {self.job_id} pending: {info.reason}"
+                if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?", info.start):
+                    # squeue's START_TIME of a pending job: the scheduler's estimate
+                    # (what `squeue --start` lists), batchspawner #121
+                    self.progress_message += f"; estimated start {info.start.replace('T', ' ')}"
             elif self.port:
                 break
             else:

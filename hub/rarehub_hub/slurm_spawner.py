@@ -53,6 +53,7 @@ from .options import (
 from .slurm_api import install as _install_report_handler
 from .slurm_lifecycle import SlurmJobLifecycle, split_command
 from .slurm_script import JOB_ENV_NAMES
+from .slurm_site_info import offered_choices, partition_availability
 
 # batchspawner's /hub/api/batchspawner handler sets any attribute a user's token names (#14).
 _install_report_handler()
@@ -219,7 +220,7 @@ class RareHubSlurmSpawner(SlurmJobLifecycle):
 
     def _limits(self) -> Limits:
         d = dict(self.limits)
-        for key in ("partitions", "images"):
+        for key in ("partitions", "images", "accounts", "qos", "reservations"):
             if key in d:
                 d[key] = tuple(d[key])
         for key in ("cpus", "memory_GiB", "walltime_minutes"):
@@ -257,9 +258,19 @@ class RareHubSlurmSpawner(SlurmJobLifecycle):
 
     @default("options_form")
     def _default_form(self):
-        def form(spawner):
+        async def form(spawner):
             last = spawner.orm_spawner.user_options if spawner.orm_spawner else None
-            html = render_form(spawner._limits(), spawner._profiles(), spawner.user_groups(), last)
+            limits = spawner._limits()
+            env = spawner._slurm_env()
+            availability = await partition_availability(env)
+            offered = await offered_choices(
+                spawner.user.name,
+                {"account": limits.accounts, "qos": limits.qos, "reservation": limits.reservations},
+                env,
+            )
+            html = render_form(
+                limits, spawner._profiles(), spawner.user_groups(), last, availability, offered
+            )
             return spawner.uncancelled_notice() + html
 
         return form

@@ -10,6 +10,7 @@ against a flow that hangs.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pandas as pd
@@ -47,6 +48,12 @@ def test_login_run_tutorial_one_and_see_its_plot_offline(page, hub, record_prope
     assert run.seconds < SANITY_BOUND_S
     # Nothing was fetched from anywhere but the hub: BokehJS, Panel and their CSS inline.
     assert page.blocked_urls == [], f"the page tried to leave 127.0.0.1: {page.blocked_urls[:5]}"
+    # JupyterLab never asks about "official Jupyter news" (fetched from the internet): the
+    # page config of the user's lab disables the announcements plugin
+    config = json.loads(
+        page.evaluate("() => document.getElementById('jupyter-config-data').textContent")
+    )
+    assert "@jupyterlab/apputils-extension:announcements" in config["disabledExtensions"]
     # The notebook ran on the hub's demo data and found all of its events: read from the
     # outputs it shows (the tutorial writes nothing for tests)
     shown = page.evaluate(OUTPUT_TEXT_JS)

@@ -692,6 +692,10 @@ def test_real_supercdms_data_finds_the_run_the_pulse_and_reads_a_new_format(
         "sigma_ADC": "of_sum.sigma",
         "baseline_spread_ADC": "float(baseline_ADC.std(ddof=1))",
         "sum_peak_ADC": "float(np.convolve(channel_sum, np.ones(16) / 16, 'same').max())",
+        "step_amplitude_ADC": "float(step_of.of_amplitude.iloc[0])",
+        "step_sigma_ADC": "float(step_of.of_sigma.iloc[0])",
+        "step_n_traces": "int(step_psd.n_traces.iloc[0])",
+        "step_source": "{k: source[k] for k in ('files', 'format')}",
         "sensor_peaks": "[int(r.samples.max()) for r in parsed.records]",
         "sensor_fast": "sensor.fast_fields",
         "my_root": "type(my_parsed).__name__",
@@ -720,6 +724,12 @@ def test_real_supercdms_data_finds_the_run_the_pulse_and_reads_a_new_format(
     assert res["amplitude_ADC"] / res["sigma_ADC"] > 20
     assert res["baseline_spread_ADC"] == pytest.approx(res["sigma_ADC"], rel=0.4)
     assert res["amplitude_ADC"] == pytest.approx(res["sum_peak_ADC"], rel=0.2)
+    # the processing steps on the catalogued run: the same pulse and noise (their template is
+    # sampled at whole samples and their PSD drops each piece's mean), the file in the lineage
+    assert res["step_n_traces"] == 32
+    assert res["step_amplitude_ADC"] == pytest.approx(res["amplitude_ADC"], rel=0.02)
+    assert res["step_sigma_ADC"] == pytest.approx(res["sigma_ADC"], rel=0.05)
+    assert res["step_source"] == {"files": ["51230216_125838_F0001.mid.gz"], "format": "midas"}
     # the user's own format: the file the notebook wrote, read here with struct
     data = (tmp_path / "my-sensor.dat").read_bytes()
     n_ch, n_s, _ = struct.unpack_from("<BHf", data, 4)

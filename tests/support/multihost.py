@@ -236,7 +236,7 @@ SelectType=select/cons_tres
 # Least-loaded nodes first: two one-CPU jobs go to two nodes.
 SelectTypeParameters=CR_Core_Memory,CR_LLN
 SchedulerType=sched/backfill
-SchedulerParameters=sched_interval=2
+SchedulerParameters=sched_interval=2,bf_interval=1
 ReturnToService=2
 # Both nodes share the machine's cores: the declared CPUs and memory count, not the hardware.
 SlurmdParameters=config_overrides

@@ -55,6 +55,10 @@ def cluster_hub(multihost_cluster, tmp_path_factory):
             "cpus": [1, 1],
             "memory_GiB": [1, 1],
             "walltime_minutes": [5, 60],
+            # No accounting here (sacctmgr does not answer): the allow-list is offered as is.
+            "accounts": ["physics", "chemistry"],
+            # Only reservations that exist are offered; rh-absent never does.
+            "reservations": ["rh-maint", "rh-absent"],
         },
         "profiles": [{"name": "small", "display_name": "1 CPU, 1 GiB", "cpus": 1, "memory_GiB": 1}],
     }

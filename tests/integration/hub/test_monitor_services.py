@@ -9,6 +9,7 @@ app; after logging in through the hub in headless Chromium the app renders.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -23,7 +24,8 @@ from analysis_lib.apps.sample import make_sample_catalog
 from rarehub_testing import CHROMIUM_ARGS, free_port_block, require_executable, wait_for
 
 USER = "alice"
-PASSWORD = "monitor-test-password"
+#: Random: the config check refuses placeholder or well-known shared passwords.
+PASSWORD = "monitor-" + secrets.token_hex(8)
 
 
 @pytest.fixture(scope="module")

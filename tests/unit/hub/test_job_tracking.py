@@ -206,7 +206,8 @@ def test_a_failed_cancel_is_retried_reported_and_kept(bin_dir):
     sp.clear_state()  # what JupyterHub does after every stop, failed or not
     assert sp.get_state() == {"uncancelled": ["42"]}
     # JupyterHub drops a failed stop's error: the user's next form says it.
-    assert "could not cancel your earlier server's job 42" in sp.options_form(sp)
+    tool(bin_dir, "sinfo", "exit 1")
+    assert "could not cancel your earlier server's job 42" in asyncio.run(sp.options_form(sp))
     # The next start cancels it first.
     tool(bin_dir, "scancel", "exit 0")
     restored = spawner(bin_dir)

@@ -49,6 +49,9 @@ def test_profile_defaults_and_free_values():
         "walltime_minutes": 60,
         "gpus": 0,
         "image": "1.0",
+        "account": "",  # Slurm's defaults: no --account, --qos, --reservation
+        "qos": "",
+        "reservation": "",
     }
     out = validate_options(VALID, LIMITS, PROFILES, [])
     assert out["cpus"] == 4

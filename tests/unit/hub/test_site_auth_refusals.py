@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from traitlets.config import Config
 
@@ -77,7 +79,12 @@ def test_what_is_allowed_maps_onto_the_authenticators():
     assert c.LDAPAuthenticator.bind_dn_template == ["uid={username},ou=people,dc=rarehub"]
     assert c.Authenticator.allowed_users == {"a"}
     # The loopback demo keeps its shared password, and an admin may say yes to the network.
-    configure(Config(), validate_site(site(shared_password=GOOD)))
+    c = Config()
+    configure(c, validate_site(site(shared_password=GOOD)))
+    pattern = re.compile(c.Authenticator.username_pattern)
+    assert pattern.match("alice-2")
+    for name in ("..", "../etc", "a/b", ".hidden", "x.y"):
+        assert not pattern.match(name), name  # each is a folder under state_dir/home
     validate_site(site(ip="0.0.0.0", shared_password=GOOD, shared_password_on_network=True))
 
 
