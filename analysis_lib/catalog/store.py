@@ -873,6 +873,8 @@ class Catalog:
             path, format=format, start=start, end=end, metadata=metadata, volume=volume,
             added=added, sha256=sha256,
         )  # fmt: skip
+        if self.backend == "postgresql" and not self._depth and not self.readonly:
+            return self._add_file_one_statement(path, row, dataset=dataset, run=run)
         with self.transaction():
             ds = self._dataset_id(dataset)
             run_id = None
@@ -892,6 +894,50 @@ class Catalog:
                 if "already in the catalog" in str(e):
                     raise CatalogError(f"{path} is already in the catalog {self.path}") from None
                 raise
+
+    def _add_file_one_statement(self, path: Path, row: dict, *, dataset, run) -> int:
+        """PostgreSQL: the whole registration (look up dataset and run, insert the file, count
+        it in the growth history) as one statement, so one round trip and a transaction of
+        its own. Row locks (the day's growth row, which every writer updates) are then held
+        only while the server executes it, never while a client process waits for the CPU —
+        with many writers on few cores that is what keeps them from queueing behind each
+        other."""
+        by_id = isinstance(dataset, int) and not isinstance(dataset, bool)
+        values = {
+            **row,
+            "dataset": dataset if by_id else str(dataset),
+            "run": None if run is None else int(run),
+            "day": row["added_utc"][:10],
+        }
+        columns = [c.name for c in files_table.c if c.name not in ("id", "dataset_id", "run_id")]
+        ds_where = "id = :dataset" if by_id else "name = :dataset"
+        placeholders = ", ".join(":" + c for c in columns)
+        statement = (
+            f"WITH ds AS (SELECT id FROM datasets WHERE {ds_where}),"
+            " r AS (SELECT id FROM runs WHERE dataset_id = (SELECT id FROM ds)"
+            " AND run_number = CAST(:run AS INTEGER)),"
+            f" ins AS (INSERT INTO files (dataset_id, run_id, {', '.join(columns)})"
+            f" SELECT (SELECT id FROM ds), (SELECT id FROM r), {placeholders}"
+            " WHERE EXISTS (SELECT 1 FROM ds)"
+            " AND (CAST(:run AS INTEGER) IS NULL OR EXISTS (SELECT 1 FROM r))"
+            " ON CONFLICT (path) DO NOTHING RETURNING id, dataset_id),"
+            " g AS (INSERT INTO growth (day, dataset_id, volume, bytes_added, files_added)"
+            " SELECT :day, dataset_id, :volume, :size_bytes, 1 FROM ins"
+            " ON CONFLICT (day, dataset_id, volume) DO UPDATE SET"
+            " bytes_added = growth.bytes_added + excluded.bytes_added,"
+            " files_added = growth.files_added + excluded.files_added)"
+            " SELECT (SELECT id FROM ds), (SELECT id FROM r), (SELECT id FROM ins)"
+        )
+        ds, run_id, new = self._q(statement, values)[0]
+        if ds is None:
+            self._dataset_id(dataset)  # raises, naming the known datasets
+        if run is not None and run_id is None:
+            raise CatalogError(
+                f"cannot add {path}: no run {run} in dataset {dataset!r} (add_run first)"
+            )
+        if new is None:
+            raise CatalogError(f"{path} is already in the catalog {self.path}")
+        return new
 
     def scan(
         self,
