@@ -112,3 +112,19 @@ def test_status_reads_the_configured_database_and_lists_failed_cancels(site):
 def test_status_without_a_database_says_so(site):
     with pytest.raises(FileNotFoundError, match="no hub database yet"):
         collect(site)
+
+
+def test_a_postgresql_hub_is_reconciled_and_listed_not_skipped(site, postgres_server):
+    """The issue's case: a hub on PostgreSQL (set in jupyterhub_config.d) was silently
+    skipped. Real PostgreSQL (tests/support/postgres.py)."""
+    database = postgres_server.create_database("rarehub_hub")
+    url = postgres_server.url(database).replace("postgresql://", "postgresql+psycopg2://")
+    config = Path(site["state_dir"]) / "jupyterhub_config.d" / "20-db.py"
+    config.write_text(f"c.JupyterHub.db_url = {url!r}\n")
+    assert hub_database_and_job_name(site) == (url, "rarehub-jupyter")
+    make_hub_db(url, {"carol": {"job_id": "15"}, "dave": {"job_id": "11", "started": True}})
+    assert cancel_orphaned_jobs(site) == [("carol", "15")]
+    assert spawner_states(url)["carol"] == {}
+    rows = {r.user: r for r in collect(site)}
+    assert (rows["dave"].job_id, rows["dave"].slurm_state) == ("11", "RUNNING")
+    assert rows["carol"].hub_state == "stopped"
