@@ -246,23 +246,23 @@ def scan_vs_sha256sum(target, folder: Path) -> dict:
                    check=True)  # fmt: skip
     t_sum = time.perf_counter() - t
     hashing = [0.0]
-    real = store.sha256_file
+    real = store._scan_hash
 
-    def timed(path):  # instrumentation: the time scan spends inside the hash function
+    def timed(path, **kwargs):  # instrumentation: the time scan spends inside the hash function
         t = time.perf_counter()
         try:
-            return real(path)
+            return real(path, **kwargs)
         finally:
             hashing[0] += time.perf_counter() - t
 
-    store.sha256_file = timed
+    store._scan_hash = timed
     try:
         with Catalog.open(target) as cat:
             t = time.perf_counter()
             added = cat.scan(folder, dataset="scan", pattern="*.bin")
             t_scan = time.perf_counter() - t
     finally:
-        store.sha256_file = real
+        store._scan_hash = real
     assert len(added) == len(paths)
     return {
         "n_files": len(paths),

@@ -21,6 +21,7 @@ backends, so rows copy between them unchanged (``rarehub catalog migrate``, ``sn
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import functools
 import hashlib
 import json
@@ -78,6 +79,80 @@ def sha256_file(path: str | os.PathLike) -> str:
         while chunk := f.read(_CHUNK_BYTES):
             h.update(chunk)
     return h.hexdigest()
+
+
+# Opening a file to hash during a scan: never follows a symlink put there since the listing,
+# never blocks on a FIFO (the fstat then refuses anything but a regular file).
+_SCAN_OPEN = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+
+
+def _scan_hash(path: str, *, follow: bool = False) -> tuple[str, int] | None:
+    """(SHA-256, bytes hashed) of one regular file for :meth:`Catalog.scan`, or None when it
+    vanished or is no longer a regular file. One ``open``/``fstat``/``read``…/``close`` per
+    file and no Python file object: for small files the per-file overhead is the cost."""
+    try:
+        fd = os.open(path, _SCAN_OPEN & ~os.O_NOFOLLOW if follow else _SCAN_OPEN)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        h = hashlib.sha256()
+        n = 0
+        while chunk := os.read(fd, _CHUNK_BYTES):
+            h.update(chunk)
+            n += len(chunk)
+        return h.hexdigest(), n
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _scan_listing(directory: Path, pattern: str) -> list[tuple[str, str, str, bool]] | None:
+    """(path, folder, name, is symlink) of the non-folder entries ``directory.glob(pattern)``
+    yields, by ``os.scandir`` (the entry type comes with the listing: no ``lstat`` per file).
+
+    Only for ``NAME`` and ``**/NAME`` with a wildcard ``NAME``, matched as pathlib does on
+    POSIX (case-sensitive, ``*`` matches a leading dot, symlinked folders not descended,
+    unreadable subfolders skipped); None for any other pattern (the caller then globs)."""
+    parts = pattern.split("/")
+    name_pat = parts[-1]
+    if (
+        parts[:-1] not in ([], ["**"])
+        or "**" in name_pat
+        or name_pat in ("", ".", "..")
+        or not any(c in name_pat for c in "*?[")
+    ):
+        return None
+    match = re.compile(fnmatch.translate(name_pat)).fullmatch
+    recursive = bool(parts[:-1])
+    top = str(directory)
+    out: list[tuple[str, str, str, bool]] = []
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        prefix = folder if folder.endswith("/") else folder + "/"
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except PermissionError:
+            if folder == top:
+                raise
+            continue
+        for e in entries:
+            try:
+                is_dir = e.is_dir(follow_symlinks=False)
+                is_link = not is_dir and e.is_symlink()
+            except OSError:
+                continue
+            if is_dir:
+                if recursive:
+                    stack.append(prefix + e.name)
+                continue
+            if match(e.name):
+                out.append((prefix + e.name, folder, e.name, is_link))
+    return out
 
 
 def utc_text(t: Any) -> str | None:
@@ -970,53 +1045,67 @@ class Catalog:
         if detector is None:
             detector = self._scalar("SELECT detector FROM datasets WHERE id = :d", {"d": ds})
         own = self.path.resolve() if isinstance(self.path, Path) else None
-        # (path, stored path, size): one lstat per file; a folder's real path and volume are
-        # looked up once, not per file (only a symlinked file is resolved on its own).
-        candidates: list[tuple[Path, str, int, str]] = []
-        folders: dict[Path, tuple[str, str]] = {}
-        for p in sorted(directory.glob(pattern), key=str):
-            name = p.name
-            if name[name.rfind(".") :].lower() not in FORMATS_BY_SUFFIX or "." not in name:
+        own_real = str(own) if own is not None else None
+        # (path, stored path, volume, follow): a folder's real path and volume are looked up
+        # once, not per file (only a symlinked file is resolved on its own).
+        listing = _scan_listing(directory, pattern)
+        if listing is None:  # a pattern the fast listing does not cover: pathlib's glob
+            listing = []
+            for p in directory.glob(pattern):
+                try:
+                    mode = p.lstat().st_mode
+                except OSError:  # vanished meanwhile
+                    continue
+                if not stat.S_ISDIR(mode):
+                    listing.append((str(p), str(p.parent), p.name, stat.S_ISLNK(mode)))
+        listing.sort()
+        candidates: list[tuple[str, str, str, bool]] = []
+        folders: dict[str, tuple[str, str]] = {}
+        for full, folder, name, is_link in listing:
+            dot = name.rfind(".")
+            if dot < 0 or name[dot:].lower() not in FORMATS_BY_SUFFIX:
                 continue
             if own is not None and name.startswith(own.name):
                 continue
-            try:
-                st = p.lstat()
-                if stat.S_ISLNK(st.st_mode):
+            if is_link:
+                p = Path(full)
+                try:
                     if not p.is_file() or (own is not None and p.resolve() == own):
                         continue
-                    candidates.append((p, self._stored_path(p), p.stat().st_size,
-                                       _volume_of(p)))  # fmt: skip
+                    candidates.append((full, self._stored_path(p), _volume_of(p), True))
+                except OSError:
                     continue
-            except OSError:  # vanished meanwhile
                 continue
-            if not stat.S_ISREG(st.st_mode):
+            if folder not in folders:
+                folders[folder] = (os.path.realpath(folder), _volume_of(Path(folder)))
+            real_parent, volume = folders[folder]
+            real = real_parent.rstrip("/") + "/" + name
+            if real == own_real:
                 continue
-            if p.parent not in folders:
-                folders[p.parent] = (os.path.realpath(p.parent), _volume_of(p.parent))
-            real_parent, volume = folders[p.parent]
-            stored = self._stored_real(real_parent.rstrip("/") + "/" + name)
-            candidates.append((p, stored, st.st_size, volume))
+            candidates.append((full, self._stored_real(real), volume, False))
         added: list[dict] = []
         runs_info: dict[int, tuple[int, str, str | None]] = {}
         for i in range(0, len(candidates), _SCAN_BATCH):
             batch = candidates[i : i + _SCAN_BATCH]
             known = self._known_paths([c[1] for c in batch])
             rows, runs = [], set()
-            for p, stored, size, volume in batch:
+            now = _now()
+            for full, stored, volume, follow in batch:
                 if stored in known:
                     continue
-                m = rx.search(p.name)  # (the name, not the folders above it)
-                run = int(m.group(1)) if m else None
-                try:
-                    row = self._file_values(
-                        p, format=None, start=None, end=None, metadata=None, volume=volume,
-                        added=None, sha256=None, stored=stored, size=size,
-                    )  # fmt: skip
-                except CatalogError:  # removed since it was listed
+                hashed = _scan_hash(full, follow=follow)
+                if hashed is None:  # removed or replaced since it was listed
                     continue
-                row.update(dataset_id=ds, run_number=run)
-                rows.append(row)
+                name = full[full.rfind("/") + 1 :]
+                fmt = FORMATS_BY_SUFFIX[name[name.rfind(".") :].lower()]
+                m = rx.search(name)  # (the name, not the folders above it)
+                run = int(m.group(1)) if m else None
+                rows.append({
+                    "path": stored, "volume": volume, "size_bytes": hashed[1],
+                    "sha256": hashed[0], "format": fmt,
+                    "start_utc": None, "end_utc": None, "added_utc": now, "verified_utc": now,
+                    "metadata": "{}", "dataset_id": ds, "run_number": run,
+                })  # fmt: skip
                 if run is not None:
                     runs.add(run)
             if not rows:
@@ -1240,7 +1329,7 @@ class Catalog:
         if self.root is not None:  # string work: this runs once per row of every answer
             root = str(self.root).rstrip("/") + "/"
             df["path"] = [p if p.startswith("/") else root + p for p in df["path"]]
-        df["metadata"] = df["metadata"].map(json.loads)
+        df["metadata"] = [{} if m == "{}" else json.loads(m) for m in df["metadata"]]
         df["run_number"] = df["run_number"].astype("Int64")
         df["size_bytes"] = df["size_bytes"].astype("int64")
         return self._times(df, ["start_utc", "end_utc", "added_utc", "verified_utc"])

@@ -33,19 +33,19 @@ def test_another_writer_can_commit_while_scan_hashes(catalog_target, tmp_path, m
     for n in range(3):
         make_file(data / f"run{n}.csv", b"1,2,3\n" * 100)
     probes = []
-    real_hash = store.sha256_file
+    real_hash = store._scan_hash  # what scan hashes each file with
 
-    def hash_with_probe(path):
+    def hash_with_probe(path, **kwargs):
         try:
             with Catalog.open(catalog_target, timeout_s=0.5) as other:
                 other.add_dataset(f"probe-{len(probes)}")
             probes.append("committed")
         except CatalogError as e:
             probes.append(f"blocked: {e}")
-        return real_hash(path)
+        return real_hash(path, **kwargs)
 
     with Catalog.open(catalog_target) as cat:
-        monkeypatch.setattr(store, "sha256_file", hash_with_probe)
+        monkeypatch.setattr(store, "_scan_hash", hash_with_probe)
         added = cat.scan(data, dataset="d", run_type="physics")
         monkeypatch.undo()
         assert len(added) == 3
