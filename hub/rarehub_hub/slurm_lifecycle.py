@@ -61,6 +61,7 @@ class SlurmJobLifecycle(SlurmSpawner):
     _port_event: asyncio.Event | None = None  # set when the job reports its port
     progress_message = Unicode("")
     submitted_at = Float(0.0)
+    ready_at = Float(0.0, help="When (monotonic s) start() found the server answering.")
     server_started = Bool(False, help="The job's server became ready (saved in the state).")
     job_start = Unicode(
         "", help="Slurm's start time of the job the hub routes to (saved): a requeue changes it."
@@ -86,7 +87,9 @@ class SlurmJobLifecycle(SlurmSpawner):
     ) -> JobInfo | str | None:
         """This job's :class:`JobInfo`, ``None`` if Slurm no longer has it, or the error text
         (a string) when ``squeue`` failed: then nobody knows, and nothing is concluded."""
-        newer = time.monotonic() if fresh else self.submitted_at
+        # Never an answer from before the job was submitted — nor, once the server answers,
+        # from before that: a snapshot that still showed it pending would look like a requeue.
+        newer = time.monotonic() if fresh else max(self.submitted_at, self.ready_at)
         age = self.squeue_interval_s if max_age_s is None else max_age_s
         snap = await self.batcher().snapshot(age, newer_than=newer)
         if snap.jobs is None:
@@ -330,6 +333,7 @@ class SlurmJobLifecycle(SlurmSpawner):
         await self._wait_http(host, self.port)
         self.log.info("Server job %s of %s at %s:%s", self.job_id, self.user.name, host, self.port)
         self.server_started = True  # saved with the state: this job is a server, not a spawn
+        self.ready_at = time.monotonic()
         return host, self.port
 
     @observe("port")
@@ -621,6 +625,7 @@ class SlurmJobLifecycle(SlurmSpawner):
         are kept (:attr:`uncancelled_jobs`)."""
         super().clear_state()
         self.submitted_at = 0.0
+        self.ready_at = 0.0
         self.server_started = False
         self.job_start = ""
         self.unreachable_since = 0.0

@@ -141,11 +141,11 @@ def test_concurrent_fresh_requests_share_one_call(bin_dir):
 
 def spawner(bin_dir: Path, **traits) -> RareHubSlurmSpawner:
     user = SimpleNamespace(name=getpass.getuser(), url="/user/x/", base_url="/")
+    traits.setdefault("squeue_interval_s", 0.0)
     sp = RareHubSlurmSpawner(
         user=user,
         exec_prefix="",
         job_name=f"rarehub-test-{bin_dir.parent.name}",  # one batcher per test
-        squeue_interval_s=0.0,
         slurm_environment={"PATH": f"{bin_dir}:{os.environ['PATH']}"},
         **traits,
     )
@@ -241,3 +241,24 @@ def test_an_already_gone_job_counts_as_cancelled(bin_dir):
     asyncio.run(sp.stop())
     assert calls(bin_dir, "scancel") == 1
     assert sp.uncancelled_jobs == []
+
+
+def test_a_pending_answer_from_before_the_server_was_ready_is_not_a_requeue(bin_dir):
+    """A spawn storm: the shared squeue answer may predate the server's readiness and still
+    show the job pending; poll must ask again, not cancel the job as requeued."""
+    state = bin_dir / "state"
+    state.write_text("42|PENDING||N/A|Resources")
+    tool(bin_dir, "squeue", f"cat {state}")
+    tool(bin_dir, "scancel", "exit 0")
+    sp = spawner(bin_dir, squeue_interval_s=60.0)
+
+    async def scenario():
+        sp.submitted_at = time.monotonic()
+        await sp.job_info()  # the shared answer: pending
+        state.write_text("42|RUNNING|node1|2026-12-06T17:00:00|None")
+        sp.server_started, sp.ready_at = True, time.monotonic()
+        return await sp.poll()
+
+    assert asyncio.run(scenario()) is None
+    assert calls(bin_dir, "scancel") == 0
+    assert sp.job_start == "2026-12-06T17:00:00"
