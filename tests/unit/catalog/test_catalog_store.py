@@ -4,6 +4,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -315,3 +316,40 @@ def test_readonly_catalog_answers_queries_and_refuses_writes(tmp_path):
             ro.add_run("d", 2, run_type="physics")
     with pytest.raises(CatalogError, match="no catalog at"):
         Catalog.open(tmp_path / "absent.sqlite", readonly=True)
+
+
+@pytest.mark.parametrize("pattern", ["**/*", "*.bin", "**/run[13].bin", "sub/*.bin"])
+def test_scan_registers_what_glob_lists_and_never_follows_a_swapped_link_or_blocks(
+    tmp_path, pattern
+):
+    """scan lists ``NAME`` and ``**/NAME`` with os.scandir (other patterns with glob): the
+    same files pathlib's glob yields — hidden files, subfolders, a symlinked file (resolved),
+    not a symlinked folder's content, a FIFO or a folder named like a file."""
+    import os
+
+    import analysis_lib.catalog.store as store
+
+    data = tmp_path / "data"
+    for rel in ("run1.bin", ".run2.bin", "sub/run3.bin", "sub/deeper/run4.csv", "run8.txt"):
+        make_file(data / rel, rel.encode())
+    outside = make_file(tmp_path / "outside" / "run5.bin", b"outside")
+    (data / "run5.bin").symlink_to(outside)
+    (data / "linkdir").symlink_to(data / "sub", target_is_directory=True)
+    os.mkfifo(data / "fifo6.bin")
+    (data / "dir7.bin").mkdir()
+    expected = {
+        os.path.realpath(p)
+        for p in data.glob(pattern)
+        if p.is_file() and p.suffix in (".bin", ".csv")
+    }
+    assert expected, pattern
+    with Catalog.open(tmp_path / "catalog.sqlite") as cat:
+        added = cat.scan(data, dataset="d", pattern=pattern)
+    assert {os.path.realpath(p) for p in added["path"]} == expected
+    assert not any("linkdir" in p for p in added["path"])
+    for path, sha, size in zip(added["path"], added["sha256"], added["size_bytes"], strict=True):
+        assert (sha, size) == (sha256_file(path), Path(path).stat().st_size)
+    # A regular file swapped for a symlink after the listing is not followed.
+    assert store._scan_hash(str(data / "run5.bin")) is None
+    assert store._scan_hash(str(data / "run5.bin"), follow=True)[0] == sha256_file(outside)
+    assert store._scan_hash(str(data / "fifo6.bin")) is None
