@@ -895,7 +895,7 @@ class Catalog:
             try:
                 with self._dbapi().cursor() as cur:
                     found = execute_values(
-                        cur, sql, [tuple(r.get(c) for c in columns) for r in rows],
+                        cur, sql, [tuple(map(r.get, columns)) for r in rows],
                         page_size=len(rows), fetch=True,
                     )  # fmt: skip
             except psycopg2.Error as e:
@@ -916,7 +916,7 @@ class Catalog:
         inserted: dict[str, int] = {}
         with self._lock:
             try:
-                raw.executemany(sql, [tuple(r.get(c) for c in columns) for r in rows])
+                raw.executemany(sql, [tuple(map(r.get, columns)) for r in rows])
                 paths = list(ours)
                 for i in range(0, len(paths), _IN_CHUNK):
                     chunk = paths[i : i + _IN_CHUNK]
