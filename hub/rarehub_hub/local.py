@@ -47,6 +47,9 @@ class LocalSite:
     monitor_origins
         ``HOST[:PORT]`` the users' browsers reach the hub at (the monitors' websocket checks
         the page's origin); empty: ``ip:port``.
+    results
+        Root folder of stored processing results: the storage monitor is started with
+        ``--results`` and shows and exports the lifecycle plan; None: no plan.
     """
 
     state_dir: Path
@@ -59,6 +62,7 @@ class LocalSite:
     catalog: Path | str | None = None
     catalog_pgpass: Path | None = None
     monitor_origins: tuple[str, ...] = ()
+    results: Path | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -237,6 +241,11 @@ def monitor_services(site: LocalSite, bin_dir: Path) -> list[dict]:
                     "--auth-module",
                     str(auth_module),
                     *(a for origin in origins for a in ("--allow-websocket-origin", origin)),
+                    *(
+                        ["--results", str(site.results)]
+                        if app == "storage" and site.results is not None
+                        else []
+                    ),
                 ],
                 "environment": {
                     "BOKEH_COOKIE_SECRET": cookie_secret,

@@ -77,6 +77,12 @@ SCHEMA: dict[str, Any] = {
                     "description": "libpq password file (mode 600, owned by the hub's user) "
                     "the monitors log in to a catalog server with (their PGPASSFILE)",
                 },
+                "results": {
+                    "type": "string",
+                    "description": "root folder of stored processing results (rarehub "
+                    "process --storage): the storage monitor also shows and exports the "
+                    "lifecycle plan (what lineage can rebuild)",
+                },
                 "websocket_origins": {
                     "type": "array",
                     "items": {"type": "string", "pattern": "^[^/\\s]+$"},
@@ -471,6 +477,7 @@ def configure(c, site: Mapping[str, Any]) -> None:
         if site["monitors"].get("catalog_pgpass")
         else None,
         monitor_origins=tuple(site["monitors"].get("websocket_origins", ())),
+        results=Path(site["monitors"]["results"]) if site["monitors"].get("results") else None,
     )
     configure_local(c, local, unix_accounts=auth["type"] != "shared-password")
     if auth["type"] == "shared-password":

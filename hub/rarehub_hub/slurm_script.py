@@ -14,7 +14,15 @@ from collections.abc import Mapping, Sequence
 from .options import format_walltime
 
 #: Variables the job script sets (or Slurm) that the server inside the image needs.
-JOB_ENV_NAMES = ("SLURM_JOB_ID", "RAREHUB_JOB_END", "RAREHUB_WALLTIME_WARN_MINUTES")
+JOB_ENV_NAMES = (
+    "SLURM_JOB_ID",
+    "RAREHUB_JOB_END",
+    "RAREHUB_WALLTIME_WARN_MINUTES",
+    "RAREHUB_IMAGE_DIGEST",
+)
+
+#: An image reference pinned by content: ``name@sha256:<64 hex digits>``.
+_PINNED = re.compile(r"@(sha256:[0-9a-f]{64})\Z")
 
 #: Variables JupyterHub keeps from the hub's environment that describe the host, not the image.
 HOST_ONLY_ENV = frozenset(
@@ -82,6 +90,14 @@ def runtime_prefix(
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+def image_digest(image: str) -> str:
+    """The content digest ``sha256:…`` of an image reference pinned by digest
+    (``registry/name@sha256:…``), else ``""``: a tag or a file path can change under the
+    same name, so it names no recipe ``rarehub storage free`` could trust."""
+    m = _PINNED.search(image)
+    return m.group(1) if m else ""
+
+
 def apptainer_env_lines(env_names: Sequence[str]) -> list[str]:
     """Script lines passing each variable of ``env_names`` into ``apptainer --containall``
     by name (``APPTAINERENV_NAME``: the value never appears on a command line), except the
@@ -142,11 +158,14 @@ def render_script(
     walltime_warnings_minutes: Sequence[float],
     runtime: str,
     command: list[str],
+    image: str = "",
 ) -> str:
     """The batch script, from validated ``opts`` only; every value shell-quoted.
 
     ``output`` is the job's output file (``%j``: the job id), ``env_names`` the variables
     exported into the job (``--export``), ``command`` the :func:`server_command` words.
+    When the job runs an ``image`` pinned by digest, ``RAREHUB_IMAGE_DIGEST`` is set to it,
+    so that ``rarehub process`` in the server records the image in each result's lineage.
     """
     q = shlex.quote
     lines = [
@@ -174,6 +193,9 @@ def render_script(
         f'export RAREHUB_JOB_END="$(( ${{SLURM_JOB_START_TIME:-$(date +%s)}} + {walltime_s} ))"',
         f"export RAREHUB_WALLTIME_WARN_MINUTES={q(warn)}",
     ]
+    digest = image_digest(image) if runtime != "none" else ""
+    if digest:
+        lines.append(f"export RAREHUB_IMAGE_DIGEST={q(digest)}")
     lines.append(f'echo "rarehub: job $SLURM_JOB_ID on $(hostname -s), {opts["profile"]}"')
     if runtime == "apptainer":
         lines += apptainer_env_lines([*env_names, *JOB_ENV_NAMES])

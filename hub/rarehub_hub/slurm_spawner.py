@@ -338,4 +338,5 @@ class RareHubSlurmSpawner(SlurmJobLifecycle):
             walltime_warnings_minutes=self.walltime_warnings_minutes,
             runtime=self.runtime,
             command=self.server_command(opts, env_names),
+            image=self.image_for(str(opts["image"])),
         )

@@ -49,6 +49,29 @@ def test_monitors_are_services_behind_the_hub_login(tmp_path):
     }
 
 
+def test_a_results_folder_in_the_site_yaml_gives_the_storage_monitor_the_plan(tmp_path):
+    import argparse
+
+    from analysis_lib.apps.cli import register
+
+    results = tmp_path / "results"
+    c = Config()
+    catalog = str(tmp_path / "catalog.sqlite")
+    configure(c, site(tmp_path, monitors={"catalog": catalog, "results": str(results)}))
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    storage = services["storage-monitor"]["command"]
+    assert storage[storage.index("--results") + 1] == str(results)
+    assert "--results" not in services["dq-monitor"]["command"]
+    # the words are ones `rarehub monitor storage` accepts, as the hub will run them
+    parser = argparse.ArgumentParser(prog="rarehub")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(storage[1:])
+    assert Path(args.results) == results
+    c = Config()
+    configure(c, site(tmp_path, monitors={"catalog": catalog}))
+    assert all("--results" not in s.get("command", []) for s in c.JupyterHub.services)
+
+
 def test_no_catalog_no_monitors(tmp_path):
     c = Config()
     configure(c, site(tmp_path))

@@ -87,6 +87,33 @@ def test_batch_script_is_rendered_from_validated_values_only():
     assert command[command.index("--") + 1].endswith("/bin/jupyterhub-singleuser")
 
 
+def test_a_job_running_an_image_pinned_by_digest_tells_rarehub_process_the_digest():
+    """RAREHUB_IMAGE_DIGEST (the default of ``rarehub process --image-digest``) is set only
+    when the job runs an image reference pinned by content; a tag names no fixed recipe."""
+    digest = "sha256:" + "0f" * 32
+    sp = make_spawner(runtime="podman", image="registry.lab/rarehub@" + digest)
+    opts = sp.validated_options()
+    script = sp.render_script(opts, ["JUPYTERHUB_API_TOKEN"])
+    assert f"export RAREHUB_IMAGE_DIGEST={digest}" in script.splitlines()
+    run = next(line for line in script.splitlines() if line.startswith("podman run"))
+    words = shlex.split(run.removesuffix(" &"))
+    assert words[words.index("RAREHUB_IMAGE_DIGEST") - 1] == "--env"  # passed by name
+    out = subprocess.run(
+        ["bash", "-c", _exports(script) + 'printf %s "$RAREHUB_IMAGE_DIGEST"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout == digest
+    for image in ("registry.lab/rarehub:{version}", f"rarehub:1@{digest[:-1]}"):
+        sp = make_spawner(runtime="podman", image=image)
+        assert "RAREHUB_IMAGE_DIGEST=" not in sp.render_script(opts, [])
+
+
+def _exports(script: str) -> str:
+    return "".join(line + "\n" for line in script.splitlines() if line.startswith("export "))
+
+
 def test_hostile_user_options_stop_before_the_script():
     from tornado.web import HTTPError
 
