@@ -6,6 +6,13 @@ forged with valid keys but an unavailable step version and an input the catalog 
 know. The plan must call only the first kind rebuildable (never raw data); ``storage free``
 must dry-run by default, then delete exactly those older than 30 days and record each in
 the catalog; ``rarehub process`` must rebuild them to the same SHA-256.
+
+This test once failed about 1 session in 10 on run 2's ``of_amplitudes``: the *original*
+was wrong, not the rebuild. OFAmplitudes cached its filter by ``id(psd)``; when run 1's
+PSD frame was freed and run 2's got its address, run 2 was filtered with run 1's noise
+(reproduced: the failing run's hash comes back exactly when the ids coincide). Fixed in
+52b0e8f (cache keyed by content; tests/unit/steps/test_stored_results_match_lineage.py).
+BLAS thread count, buffer alignment and load were ruled out (bit-identical).
 """
 
 from __future__ import annotations
