@@ -10,7 +10,8 @@
   second, and the ratio.
 * **scan**: ``scan`` of 100 k small files (1 KiB) vs ``sha256sum`` over the same files in
   the same run (warm page cache for both): the share of scan time that is hashing, as
-  ``time(sha256sum) / time(scan)``, and as measured inside scan (time in ``sha256_file``).
+  ``time(sha256sum) / time(scan)``, and as measured inside scan (time in
+  ``store._scan_hash``, what scan hashes each file with).
 
 PostgreSQL: ``--pg-url URL`` (a role that may create databases, password in ~/.pgpass: each
 measurement gets a new database, dropped at the end), else a throw-away
