@@ -131,21 +131,10 @@ class SlurmJobLifecycle(SlurmSpawner):
         if not node or not SLURM_NODE.fullmatch(node):
             return []
         names = [node]
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                "scontrol",
-                "show",
-                "node",
-                "-o",
-                node,
-                env=self._slurm_env(),
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
-            out, _ = await asyncio.wait_for(proc.communicate(), 10)
-        except (OSError, TimeoutError):
-            out = b""
-        for word in out.decode(errors="replace").split():
+        code, out, _ = await run_slurm(
+            ["scontrol", "show", "node", "-o", node], self._slurm_env(), self.slurm_timeout_s
+        )
+        for word in (out if code == 0 else "").split():
             key, _, value = word.partition("=")
             if key in ("NodeAddr", "NodeHostName") and value and value not in names:
                 names.append(value)
@@ -225,19 +214,12 @@ class SlurmJobLifecycle(SlurmSpawner):
         argument); its output, or RuntimeError."""
         argv = [*self.slurm_argv(command_trait), *extra_args]
         env = {**self.get_env(), **self.slurm_environment}
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            env=env,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await proc.communicate(input.encode() if input else None)
-        if proc.returncode != 0:
-            text = err.decode(errors="replace").strip()
-            self.log.error("%s exited %s: %s", shlex.join(argv), proc.returncode, text)
-            raise RuntimeError(text or f"{argv[0]} exited {proc.returncode}")
-        return out.decode(errors="replace").strip()
+        # no time limit: a submission killed half-way could leave a job nobody knows of
+        code, out, err = await run_slurm(argv, env, None, input=input or "")
+        if code != 0:
+            self.log.error("%s exited %s: %s", shlex.join(argv), code, err)
+            raise RuntimeError(err or f"{argv[0]} exited {code}")
+        return out.strip()
 
     async def run_command(self, cmd, input=None, env=None):
         """batchspawner's shell runner: never used here (every command is an argument list)."""

@@ -157,16 +157,20 @@ class SqueueBatcher:
 
 
 async def run_slurm(
-    argv: list[str], env: Mapping[str, str] | None, timeout_s: float
+    argv: list[str],
+    env: Mapping[str, str] | None,
+    timeout_s: float | None,
+    input: str | None = None,
 ) -> tuple[int | None, str, str]:
     """Run a Slurm command (an argument list, no shell): ``(exit code, stdout, stderr)``.
-    The exit code is None when it did not run (stderr says why) or gave no answer within
-    ``timeout_s`` — then its whole process group is killed (a wrapper's children too)."""
+    ``input`` goes to its stdin (sbatch reads the job script there). The exit code is None
+    when it did not run (stderr says why) or gave no answer within ``timeout_s`` (None: no
+    limit) — then its whole process group is killed (a wrapper's children too)."""
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
             env=dict(env) if env is not None else None,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL if input is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
@@ -174,7 +178,8 @@ async def run_slurm(
     except OSError as e:
         return None, "", f"could not run: {e}"
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+        stdin = None if input is None else input.encode()
+        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout_s)
     except (TimeoutError, asyncio.CancelledError) as e:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
