@@ -13,21 +13,12 @@ Run:  OMP_NUM_THREADS=1 python benchmarks/bench_beam_join.py
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from _timing import best_of
 
 from analysis_lib.beam.archive import Gap
 from analysis_lib.beam.joins import forward_fill, interpolate
-
-
-def best_of(fn, repeat: int) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main() -> None:

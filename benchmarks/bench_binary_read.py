@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _timing import best_of
 
 from analysis_lib.demo.ge import DAQ_FORMAT
 from analysis_lib.io.binary import load_format, write_records
@@ -38,15 +39,6 @@ from analysis_lib.io.binary import load_format, write_records
 KSC_VERSION = "0.11.0"
 BLOCK = 512
 HEADER_BYTES = 36  # magic 4, version 2, n_channels 2, n_samples 4, rate 8, run 4, pad 4, t0 8
-
-
-def best_of(fn, repeat: int) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def make_file(path: Path, n_records: int, n_channels=4, n_samples=4096) -> dict:
