@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from rarehub_testing import free_port_block
+
 EPICS_LOOPBACK = {
     "EPICS_CA_AUTO_ADDR_LIST": "NO",
     "EPICS_CA_ADDR_LIST": "127.0.0.1",
@@ -33,12 +35,6 @@ EPICS_LOOPBACK = {
     "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
     "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:
@@ -54,7 +50,7 @@ def main() -> None:
     a = p.parse_args()
     if a.smoke:
         a.seconds, a.pvs, a.flush_interval_s = 1.0, 10, 0.5
-    port = str(free_port())
+    port = str(free_port_block(1))
     env = dict(os.environ, **EPICS_LOOPBACK, EPICS_CA_SERVER_PORT=port, EPICS_CAS_SERVER_PORT=port)
     os.environ.update(env)  # before caproto is imported
     cores = sorted(os.sched_getaffinity(0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -27,27 +28,50 @@ CHROMIUM_ARGS = [
 ]
 
 
+def _ephemeral_ports() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (Linux default 32768–60999)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_handed_out: set[int] = set()
+
+
 def free_port_block(n: int = 1) -> int:
-    """A port P such that P … P+n-1 are all free on 127.0.0.1."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + n > 65535:
+    """A port P such that P … P+n-1 are all free on 127.0.0.1 and never handed out before
+    in this process.
+
+    The ports come from below the kernel's ephemeral range: a port the kernel hands out
+    itself (``bind(0)``) can be taken by any outgoing connection between this call and the
+    moment a server binds it — CI once lost an nginx start that way.
+    """
+    low, _ = _ephemeral_ports()
+    first, last = 20000, min(low, 65536) - n
+    if last <= first:  # an unusual ephemeral range: fall back to the whole space above 1024
+        first, last = 1024, 65535 - n
+    rng = random.SystemRandom()
+    for _ in range(500):
+        base = rng.randrange(first, last)
+        block = range(base, base + n)
+        if _handed_out.intersection(block):
             continue
         socks = []
         try:
-            for p in range(base, base + n):
+            for p in block:
                 t = socket.socket()
                 socks.append(t)
                 t.bind(("127.0.0.1", p))
-            return base
         except OSError:
             continue
         finally:
             for t in socks:
                 t.close()
-    raise RuntimeError(f"no block of {n} free ports on 127.0.0.1")
+        _handed_out.update(block)
+        return base
+    raise RuntimeError(f"no block of {n} free ports on 127.0.0.1 in {first}–{last + n - 1}")
 
 
 def wait_for(check: Callable[[], object], *, timeout: float, what: str, every: float = 0.3):

@@ -18,6 +18,7 @@ import pytest
 from rarehub_hub.slurm_script import runtime_prefix
 from rarehub_hub.slurm_spawner import RareHubSlurmSpawner
 from rarehub_hub.slurm_squeue import JobInfo, SqueueBatcher, parse_squeue
+from rarehub_testing import free_port_block
 
 BINDS = [{"source": "/data"}, {"source": "/scratch", "target": "/work", "readonly": False}]
 
@@ -179,14 +180,6 @@ def test_a_snapshot_older_than_the_submission_is_not_trusted(tmp_path):
     assert batcher.calls == 2
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def _answer_302(reader, writer):
     await reader.readuntil(b"\r\n\r\n")
     writer.write(b"HTTP/1.1 302 Found\r\nLocation: /lab\r\nContent-Length: 0\r\n\r\n")
@@ -207,7 +200,7 @@ def test_start_waits_for_the_server_to_answer_without_backing_off(monkeypatch):
         return JobInfo("RUNNING", "vm", "None")
 
     sp.job_info = running
-    port = _free_port()
+    port = free_port_block(1)
     checks: list[bool] = []
     servers = []
     real_check = sp._answers_http
@@ -249,7 +242,7 @@ def test_a_job_gone_before_its_server_answers_fails_the_spawn_at_once():
 
     sp.job_info = gone
     with pytest.raises(RuntimeError, match="Slurm job 6 is no longer known to Slurm"):
-        asyncio.run(asyncio.wait_for(sp._wait_http("127.0.0.1", _free_port()), 10))
+        asyncio.run(asyncio.wait_for(sp._wait_http("127.0.0.1", free_port_block(1)), 10))
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
