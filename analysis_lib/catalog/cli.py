@@ -278,14 +278,23 @@ def _shown(target) -> str:
 
 
 def _snapshot(args) -> None:
-    from .copying import snapshot
+    from .copying import snapshot, snapshot_rotated
+    from .store import CatalogError
 
+    rotate = args.to.is_dir()
+    if args.keep is not None and not rotate:
+        raise CatalogError(f"snapshot --keep: --to {args.to} must be a folder (for rotation)")
     with _open(args, readonly=True) as src:
-        report = snapshot(src, args.to)
+        if rotate:
+            report = snapshot_rotated(src, args.to, keep=7 if args.keep is None else args.keep)
+        else:
+            report = snapshot(src, args.to)
     print(
-        f"snapshot {args.to} taken {report['snapshot_utc']}:"
+        f"snapshot {report.get('path', args.to)} taken {report['snapshot_utc']}:"
         f" {report['counts'].get('files', 0)} files, read-only"
     )
+    if rotate:
+        print(f"{report['latest']} now points to it; removed {len(report['removed'])} older")
 
 
 def _roles(args) -> None:
@@ -410,7 +419,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.set_defaults(action=_migrate)
 
     sn = cmds.add_parser("snapshot", help="write a read-only, timestamped SQLite copy")
-    sn.add_argument("--to", type=Path, required=True, help="the snapshot file (FILE.sqlite)")
+    sn.add_argument(
+        "--to",
+        type=Path,
+        required=True,
+        help="the snapshot file (FILE.sqlite), or a folder: then catalog-<UTC time>.sqlite"
+        " in it, catalog-latest.sqlite pointing to the newest, the newest --keep kept",
+    )
+    sn.add_argument(
+        "--keep",
+        type=int,
+        help="with a folder: how many timestamped snapshots to keep (default 7)",
+    )
     sn.set_defaults(action=_snapshot)
 
     r = cmds.add_parser("roles", help="PostgreSQL: grant read-only and writer roles")

@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import io
 import os
+import re
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -306,4 +307,36 @@ def snapshot(src: Catalog, to: str | os.PathLike) -> dict:
         for leftover in tmp.parent.glob(tmp.name + "*"):
             leftover.unlink()
     report["snapshot_utc"] = taken
+    return report
+
+
+LATEST = "catalog-latest.sqlite"
+_ROTATED = re.compile(r"^catalog-\d{8}T\d{6}\.\d{6}Z\.sqlite$")
+
+
+def snapshot_rotated(src: Catalog, folder: str | os.PathLike, *, keep: int) -> dict:
+    """A snapshot (:func:`snapshot`) named by its time in ``folder``, for a timer or cron.
+
+    Writes ``catalog-YYYYmmddTHHMMSS.ffffffZ.sqlite``, then points the symbolic link
+    ``catalog-latest.sqlite`` at it (replaced atomically: a reader opening the link gets a
+    whole snapshot, old or new), then deletes all but the newest ``keep`` timestamped
+    snapshots (never anything else in the folder). Readers name the link
+    (``Catalog.open(url, snapshot=folder / "catalog-latest.sqlite")``).
+    """
+    folder = Path(folder).absolute()
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise CatalogError(f"snapshot --keep {keep!r}: keep at least 1 snapshot")
+    if not folder.is_dir():
+        raise CatalogError(f"cannot write snapshots into {folder}: not a folder")
+    name = f"catalog-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}.sqlite"
+    report = snapshot(src, folder / name)
+    link = folder / f".{LATEST}.{os.getpid()}.tmp"
+    link.unlink(missing_ok=True)
+    link.symlink_to(name)  # relative: the folder may be published elsewhere (CVMFS)
+    link.replace(folder / LATEST)
+    rotated = sorted(p.name for p in folder.iterdir() if _ROTATED.match(p.name))
+    removed = [n for n in rotated[:-keep] if n != name]
+    for old in removed:
+        (folder / old).unlink(missing_ok=True)
+    report.update(path=str(folder / name), latest=str(folder / LATEST), removed=removed)
     return report

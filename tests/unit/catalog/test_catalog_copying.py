@@ -1,5 +1,6 @@
-"""Moving a SQLite catalog to a server while jobs write to it: one consistent copy, then the
-file marked moved (reads warn, writes are refused, naming the server); scheduled snapshots.
+"""Copies of a catalog (analysis_lib/catalog/copying.py): moving a SQLite catalog to a server
+while jobs write to it — one consistent copy, then the file marked moved (reads warn, writes
+are refused, naming the server) — and snapshots rotated in a folder for a timer.
 
 Real PostgreSQL (tests/conftest.py ``postgres_server``), a real writer process, real files.
 """
@@ -11,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -214,3 +216,39 @@ def test_a_writer_hammering_add_file_during_migrate_loses_nothing(
         old = Catalog.open(small_catalog, readonly=True)
     with old:
         assert sorted(old.files()["path"]) == sorted(on_server)  # nothing written after
+
+
+def test_scheduled_snapshots_rotate_in_a_folder_behind_a_latest_link(small_catalog, tmp_path):
+    folder = tmp_path / "snapshots"
+    folder.mkdir()
+    (folder / "README").write_text("not a snapshot: never removed\n")
+    written = []
+    for n in range(3):  # three timer runs, a file registered before the last
+        if n == 2:
+            extra = make_file(small_catalog.parent / "raw" / "run1_late.csv", b"late")
+            with Catalog.open(small_catalog) as cat:
+                cat.add_file(extra, dataset="ge1", run=1)
+        done = rarehub(
+            "catalog", "--db", str(small_catalog), "snapshot", "--to", str(folder), "--keep", "2"
+        )
+        assert done.returncode == 0, done.stderr
+        written.append(done.stdout.split()[1])
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == sorted(
+        ["README", "catalog-latest.sqlite", *(Path(w).name for w in written[1:])]
+    )
+    assert (folder / "catalog-latest.sqlite").readlink() == Path(Path(written[-1]).name)
+    assert "removed 1 older" in done.stdout
+    with Catalog.open(folder / "catalog-latest.sqlite", readonly=True) as latest:
+        assert len(latest.files()) == 2  # the newest state
+        assert latest.meta()["snapshot_of"] == str(small_catalog)
+    with Catalog.open(written[1], readonly=True) as older:
+        assert len(older.files()) == 1
+    assert Path(written[1]).stat().st_mode & 0o777 == 0o444
+    for bad, why in (
+        (["--to", str(folder), "--keep", "0"], "keep at least 1"),
+        (["--to", str(tmp_path / "one.sqlite"), "--keep", "2"], "must be a folder"),
+    ):
+        refused = rarehub("catalog", "--db", str(small_catalog), "snapshot", *bad)
+        assert refused.returncode == 2
+        assert why in refused.stderr
