@@ -1132,8 +1132,9 @@ class Catalog:
         that do not exist yet are created with ``run_type``. Files whose format cannot be
         inferred are skipped. Returns the added files (as :meth:`files` does).
 
-        Files are hashed outside any transaction and registered in short transactions of a
-        few hundred files, so other writers never wait for this scan's disk reads. A scan
+        Files are hashed outside any transaction and registered in short transactions of up
+        to 2000 files, so other writers never wait for this scan's disk reads; a big scan
+        hashes in helper processes while it registers (:mod:`.hashing`). A scan
         interrupted part-way keeps what it registered; running it again adds the rest.
         Files another writer registers meanwhile are skipped, not duplicated.
         """
