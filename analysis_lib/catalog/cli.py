@@ -54,14 +54,15 @@ def _open(args, create: bool = False, readonly: bool = False):
     import warnings
 
     from .connect import is_server_url
-    from .store import Catalog, CatalogFallbackWarning
+    from .store import Catalog, CatalogFallbackWarning, CatalogMovedWarning
 
     target = _target(args)
     new = create and not is_server_url(target) and not Path(target).exists()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CatalogFallbackWarning)
+        warnings.simplefilter("always", CatalogMovedWarning)
         cat = Catalog.open(target, create=create, readonly=readonly, snapshot=args.snapshot)
-    for w in caught:  # the fallback to a snapshot, said on stderr with the snapshot's age
+    for w in caught:  # a fallback to a snapshot (with its age), a file moved to a server
         print(f"rarehub catalog: warning: {w.message}", file=sys.stderr)
     if new:
         print(f"rarehub catalog: created a new, empty catalog at {cat.path}", file=sys.stderr)
@@ -239,26 +240,61 @@ def _to_target(args) -> str | Path:
 
 
 def _migrate(args) -> None:
-    from .connect import redact
-    from .copying import migrate
+    from .copying import migrate, unmark_moved
 
+    if args.unmark:
+        if args.to is not None or args.to_url_file is not None or args.force:
+            from .store import CatalogError
+
+            raise CatalogError("migrate --unmark takes no --to, --to-url-file or --force")
+        with _open(args) as src:
+            moved = unmark_moved(src)
+        if moved is None:
+            print(f"{src.path} was not marked moved; nothing to do")
+        else:
+            print(
+                f"{src.path} takes writes again (it was marked moved to {moved['moved_to']} on"
+                f" {moved['moved_utc']}); what is written here now does not reach that server"
+            )
+        return
     target = _to_target(args)
     with _open(args) as src:
-        report = migrate(src, target)
+        report = migrate(src, target, force=args.force)
     counts = ", ".join(f"{n} {t}" for t, n in report["counts"].items())
-    print(f"copied {counts} into {redact(str(target))}")
+    moved_to = report.get("moved_to")
+    print(f"copied {counts} into {moved_to or _shown(target)}")
     print(f"checksums intact: files digest {report['files_sha256_digest']} on both sides")
+    if moved_to:
+        print(
+            f"{src.path} is marked moved to {moved_to} ({report['moved_utc']}): it still reads,"
+            " but refuses writes; point jobs and notebooks at the new catalog"
+        )
+
+
+def _shown(target) -> str:
+    from .connect import redact
+
+    return redact(str(target))
 
 
 def _snapshot(args) -> None:
-    from .copying import snapshot
+    from .copying import snapshot, snapshot_rotated
+    from .store import CatalogError
 
+    rotate = args.to.is_dir()
+    if args.keep is not None and not rotate:
+        raise CatalogError(f"snapshot --keep: --to {args.to} must be a folder (for rotation)")
     with _open(args, readonly=True) as src:
-        report = snapshot(src, args.to)
+        if rotate:
+            report = snapshot_rotated(src, args.to, keep=7 if args.keep is None else args.keep)
+        else:
+            report = snapshot(src, args.to)
     print(
-        f"snapshot {args.to} taken {report['snapshot_utc']}:"
+        f"snapshot {report.get('path', args.to)} taken {report['snapshot_utc']}:"
         f" {report['counts'].get('files', 0)} files, read-only"
     )
+    if rotate:
+        print(f"{report['latest']} now points to it; removed {len(report['removed'])} older")
 
 
 def _roles(args) -> None:
@@ -364,14 +400,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.set_defaults(action=_init)
 
     m = cmds.add_parser(
-        "migrate", help="copy this catalog into an empty server database (checksums verified)"
+        "migrate",
+        help="copy this catalog into an empty server database (checksums verified); a SQLite"
+        " file is then marked moved: it reads, with a warning, and refuses writes",
     )
     m.add_argument("--to", help="postgresql://USER@HOST[:PORT]/DB (password in ~/.pgpass)")
     m.add_argument("--to-url-file", type=Path, help="read the target URL from this file")
+    m.add_argument(
+        "--force",
+        action="store_true",
+        help="copy a SQLite catalog already marked moved again (e.g. the first server was lost)",
+    )
+    m.add_argument(
+        "--unmark",
+        action="store_true",
+        help="make a SQLite catalog marked moved writable again (its new writes stay here)",
+    )
     m.set_defaults(action=_migrate)
 
     sn = cmds.add_parser("snapshot", help="write a read-only, timestamped SQLite copy")
-    sn.add_argument("--to", type=Path, required=True, help="the snapshot file (FILE.sqlite)")
+    sn.add_argument(
+        "--to",
+        type=Path,
+        required=True,
+        help="the snapshot file (FILE.sqlite), or a folder: then catalog-<UTC time>.sqlite"
+        " in it, catalog-latest.sqlite pointing to the newest, the newest --keep kept",
+    )
+    sn.add_argument(
+        "--keep",
+        type=int,
+        help="with a folder: how many timestamped snapshots to keep (default 7)",
+    )
     sn.set_defaults(action=_snapshot)
 
     r = cmds.add_parser("roles", help="PostgreSQL: grant read-only and writer roles")

@@ -2,25 +2,44 @@
 
 Rows are copied with their ids (so every foreign key stays true) in parents-first order,
 in one transaction on the target, streamed in chunks (constant memory for millions of
-files). Afterwards the files' ``(id, path, size_bytes, sha256)`` are digested on both sides:
-the copy is accepted only when the digests agree — checksums intact, nothing lost.
+files). Then the files' ``(id, path, size_bytes, sha256)`` are digested on both sides, still
+inside that transaction: the copy is committed only when the digests agree — checksums
+intact, nothing lost.
+
+The source is read as one consistent state. ``migrate`` holds a SQLite source's write lock
+(``BEGIN IMMEDIATE``) from the first row read to the end, and in that same transaction marks
+the file moved (``meta.moved_to``, ``meta.moved_utc``): a writer that waited for the lock
+then finds the mark and is refused, naming the server (``Catalog.transaction``), so nothing
+a job registers can land in the file after its copy. While it runs, a ``meta.migrating_to``
+marker (committed before the lock is taken) lets a writer whose wait runs out say why.
+``snapshot`` takes a read transaction instead (writers carry on).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
+import re
 import sqlite3
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 import sqlalchemy as sa
 
-from .connect import redact
+from .connect import is_server_url, redact
 from .schema import TABLES, files
-from .store import Catalog, CatalogError
+from .store import (
+    MIGRATING_SINCE,
+    MIGRATING_TO,
+    MOVED_TO,
+    MOVED_UTC,
+    Catalog,
+    CatalogError,
+)
 
 _CHUNK = 5000
 
@@ -29,6 +48,16 @@ def _target_is_empty(dst: Catalog) -> bool:
     return all(
         dst._scalar(f"SELECT COUNT(*) FROM {t.name}") == 0 for t in TABLES if t.name != "meta"
     )
+
+
+def _refuse_unusable_target(dst: Catalog) -> None:
+    if dst.readonly:
+        raise CatalogError(f"cannot copy into {dst.path}: it is open read-only")
+    if not _target_is_empty(dst):
+        raise CatalogError(
+            f"cannot copy into {dst.path}: it already holds a catalog (copy into an empty"
+            " database; drop and re-create it to start over)"
+        )
 
 
 def _tables_of(cat: Catalog) -> set[str]:
@@ -52,13 +81,33 @@ def copy_catalog(src: Catalog, dst: Catalog, *, relative_paths: bool = True) -> 
     Relative paths of a SQLite source become absolute (``relative_paths=True`` makes them
     relative again when ``dst`` is a SQLite file whose folder holds them).
     """
-    if dst.readonly:
-        raise CatalogError(f"cannot copy into {dst.path}: it is open read-only")
-    if not _target_is_empty(dst):
-        raise CatalogError(
-            f"cannot copy into {dst.path}: it already holds a catalog (copy into an empty"
-            " database; drop and re-create it to start over)"
+    _refuse_unusable_target(dst)
+    with _read_consistently(src):
+        return _copy_rows(src, dst, relative_paths=relative_paths)
+
+
+@contextlib.contextmanager
+def _read_consistently(cat: Catalog) -> Iterator[None]:
+    """Every read of ``cat`` inside sees one state: its own write transaction when it is in
+    one (``migrate``), else a read transaction (SQLite: a deferred ``BEGIN`` pins the WAL
+    snapshot at the first read; PostgreSQL: ``REPEATABLE READ``). Writers carry on."""
+    if cat._depth:
+        yield
+        return
+    with cat._lock:
+        cat._raw(
+            "BEGIN"
+            if cat.backend == "sqlite"
+            else "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
         )
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                cat._conn.exec_driver_sql("ROLLBACK")
+
+
+def _copy_rows(src: Catalog, dst: Catalog, *, relative_paths: bool) -> dict:
     present = _tables_of(src)
     counts = {}
     with dst.transaction():
@@ -84,12 +133,13 @@ def copy_catalog(src: Catalog, dst: Catalog, *, relative_paths: bool = True) -> 
                         f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'),"
                         f" COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {table.name}"
                     )
-    src_digest, dst_digest = files_digest(src), files_digest(dst)
-    if src_digest != dst_digest:  # pragma: no cover - a bug or a concurrent writer
-        raise CatalogError(
-            f"the copy in {dst.path} does not match {src.path} (files digest {dst_digest}"
-            f" != {src_digest}); a writer changed the source meanwhile? copy again"
-        )
+        # both digests before the target commits: a copy that differs is never kept
+        src_digest, dst_digest = files_digest(src), files_digest(dst)
+        if src_digest != dst_digest:  # pragma: no cover - a bug (the source reads one state)
+            raise CatalogError(
+                f"the copy in {dst.path} does not match {src.path} (files digest {dst_digest}"
+                f" != {src_digest}); nothing was kept"
+            )
     return {"counts": counts, "files_sha256_digest": src_digest}
 
 
@@ -158,10 +208,73 @@ def files_digest(cat: Catalog) -> str:
     return h.hexdigest()
 
 
-def migrate(src: Catalog, target: str | os.PathLike) -> dict:
-    """Copy the catalog ``src`` into ``target`` (an empty PostgreSQL database or a new file)."""
+def migrate(src: Catalog, target: str | os.PathLike, *, force: bool = False) -> dict:
+    """Copy the catalog ``src`` into ``target`` (an empty PostgreSQL database or a new file).
+
+    A SQLite ``src`` is copied under its write lock and marked moved to ``target`` in the
+    same step (see the module docstring); from then on it reads but refuses writes. A source
+    already moved is refused unless ``force=True`` (copy it again, e.g. after the first
+    server was lost; the mark then names the new target).
+    """
+    shown = redact(str(target) if is_server_url(target) else Path(target).absolute())
+    if src.backend != "sqlite":
+        with Catalog.open(target, create=True) as dst:
+            return copy_catalog(src, dst, relative_paths=True)
+    if src.readonly:
+        raise CatalogError(f"cannot migrate {src.path}: it is open read-only")
+    moved = src.moved()
+    if moved is not None and not force:
+        raise CatalogError(
+            f"{src._moved_text(moved)} already; to copy it again (say the server was lost)"
+            " give --force (force=True)"
+        )
     with Catalog.open(target, create=True) as dst:
-        return copy_catalog(src, dst, relative_paths=True)
+        _refuse_unusable_target(dst)  # before taking the lock: no writer waits for this
+        _set_meta(src, {MIGRATING_TO: shown, MIGRATING_SINCE: _utc_now()}, refuse_moved=not force)
+        try:
+            with src._transaction(refuse_moved=False):  # BEGIN IMMEDIATE: writers now wait
+                report = copy_catalog(src, dst, relative_paths=True)
+                moved_utc = _utc_now()
+                _set_meta(
+                    src,
+                    {MOVED_TO: shown, MOVED_UTC: moved_utc},
+                    drop=(MIGRATING_TO, MIGRATING_SINCE),
+                )
+        except BaseException:
+            with contextlib.suppress(CatalogError):  # the copy failed: writers carry on here
+                _set_meta(src, {}, drop=(MIGRATING_TO, MIGRATING_SINCE), refuse_moved=False)
+            raise
+    report.update(moved_to=shown, moved_utc=moved_utc)
+    return report
+
+
+def unmark_moved(src: Catalog) -> dict[str, str] | None:
+    """Make a SQLite catalog marked moved (:func:`migrate`) writable again; return the mark
+    removed (None when there was none). What is written here afterwards does not reach the
+    server it was moved to."""
+    with src._transaction(refuse_moved=False):
+        moved = src.moved()
+        _set_meta(src, {}, drop=(MOVED_TO, MOVED_UTC, MIGRATING_TO, MIGRATING_SINCE))
+    return moved
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _set_meta(
+    cat: Catalog, values: dict[str, str], *, drop: tuple[str, ...] = (), refuse_moved: bool = True
+) -> None:
+    """Set and remove ``meta`` keys in one transaction (or in the caller's)."""
+    with cat._transaction(refuse_moved=refuse_moved):
+        for key in drop:
+            cat._x("DELETE FROM meta WHERE key = :k", {"k": key})
+        for key, value in values.items():
+            cat._x(
+                "INSERT INTO meta (key, value) VALUES (:k, :v)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                {"k": key, "v": value},
+            )
 
 
 def snapshot(src: Catalog, to: str | os.PathLike) -> dict:
@@ -179,16 +292,10 @@ def snapshot(src: Catalog, to: str | os.PathLike) -> dict:
     tmp = Path(tmp_name)
     tmp.unlink()
     try:
-        taken = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        taken = _utc_now()
         with Catalog.open(tmp, create=True) as dst:
             report = copy_catalog(src, dst, relative_paths=False)
-            with dst.transaction():
-                for key, value in (("snapshot_of", redact(str(src.path))), ("snapshot_utc", taken)):
-                    dst._x(
-                        "INSERT INTO meta (key, value) VALUES (:k, :v)"
-                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        {"k": key, "v": value},
-                    )
+            _set_meta(dst, {"snapshot_of": redact(str(src.path)), "snapshot_utc": taken})
         con = sqlite3.connect(tmp, isolation_level=None)
         try:
             con.execute("PRAGMA journal_mode=DELETE")  # readable without -shm, on any medium
@@ -200,4 +307,36 @@ def snapshot(src: Catalog, to: str | os.PathLike) -> dict:
         for leftover in tmp.parent.glob(tmp.name + "*"):
             leftover.unlink()
     report["snapshot_utc"] = taken
+    return report
+
+
+LATEST = "catalog-latest.sqlite"
+_ROTATED = re.compile(r"^catalog-\d{8}T\d{6}\.\d{6}Z\.sqlite$")
+
+
+def snapshot_rotated(src: Catalog, folder: str | os.PathLike, *, keep: int) -> dict:
+    """A snapshot (:func:`snapshot`) named by its time in ``folder``, for a timer or cron.
+
+    Writes ``catalog-YYYYmmddTHHMMSS.ffffffZ.sqlite``, then points the symbolic link
+    ``catalog-latest.sqlite`` at it (replaced atomically: a reader opening the link gets a
+    whole snapshot, old or new), then deletes all but the newest ``keep`` timestamped
+    snapshots (never anything else in the folder). Readers name the link
+    (``Catalog.open(url, snapshot=folder / "catalog-latest.sqlite")``).
+    """
+    folder = Path(folder).absolute()
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise CatalogError(f"snapshot --keep {keep!r}: keep at least 1 snapshot")
+    if not folder.is_dir():
+        raise CatalogError(f"cannot write snapshots into {folder}: not a folder")
+    name = f"catalog-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}.sqlite"
+    report = snapshot(src, folder / name)
+    link = folder / f".{LATEST}.{os.getpid()}.tmp"
+    link.unlink(missing_ok=True)
+    link.symlink_to(name)  # relative: the folder may be published elsewhere (CVMFS)
+    link.replace(folder / LATEST)
+    rotated = sorted(p.name for p in folder.iterdir() if _ROTATED.match(p.name))
+    removed = [n for n in rotated[:-keep] if n != name]
+    for old in removed:
+        (folder / old).unlink(missing_ok=True)
+    report.update(path=str(folder / name), latest=str(folder / LATEST), removed=removed)
     return report

@@ -55,6 +55,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "CatalogFallbackWarning",
+    "CatalogMovedWarning",
     "sha256_file",
     "utc_text",
 ]
@@ -70,6 +71,16 @@ class CatalogError(Exception):
 
 class CatalogFallbackWarning(UserWarning):
     """The catalog server could not be reached; a read-only snapshot is being read instead."""
+
+
+class CatalogMovedWarning(UserWarning):
+    """This SQLite catalog was moved to a server (``rarehub catalog migrate``): it still reads,
+    as it was at the move, but takes no more writes."""
+
+
+# ``meta`` keys of a SQLite catalog being moved, and moved, to a server (copying.migrate).
+MOVED_TO, MOVED_UTC = "moved_to", "moved_utc"
+MIGRATING_TO, MIGRATING_SINCE = "migrating_to", "migrating_since_utc"
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -429,6 +440,7 @@ class Catalog:
         except BaseException:
             cat.close()
             raise
+        cat._warn_if_moved()
         return cat
 
     @classmethod
@@ -469,10 +481,12 @@ class Catalog:
             except sqlite3.DatabaseError as e:
                 conn.close()
                 raise CatalogError(f"{path} is not a usable catalog database: {e}") from None
-            return cls(
+            cat = cls(
                 engine=_sqlite_engine(conn), backend="sqlite", path=path, root=path.parent,
                 readonly=True,
             )  # fmt: skip
+            cat._warn_if_moved()
+            return cat
         raise AssertionError("unreachable")  # pragma: no cover
 
     @classmethod
@@ -536,13 +550,62 @@ class Catalog:
     def __repr__(self) -> str:
         return f"Catalog({str(self.path)!r})"
 
+    # ------------------------------------------------------------------ moved to a server
+    def moved(self) -> dict[str, str] | None:
+        """``{"moved_to": URL, "moved_utc": time}`` when this SQLite catalog was moved to a
+        server (``rarehub catalog migrate``; the URL without password), else None."""
+        if self.backend != "sqlite":
+            return None
+        found = dict(
+            self._q(
+                "SELECT key, value FROM meta WHERE key IN (:a, :b)", {"a": MOVED_TO, "b": MOVED_UTC}
+            )
+        )
+        return found if MOVED_TO in found else None
+
+    def _moved_text(self, moved: Mapping[str, str]) -> str:
+        return (
+            f"the catalog {self.path} was moved to {moved[MOVED_TO]} on"
+            f" {moved.get(MOVED_UTC, 'an unknown date')} (rarehub catalog migrate)"
+        )
+
+    def _warn_if_moved(self) -> None:
+        moved = self.moved()
+        if moved is not None:
+            warnings.warn(
+                CatalogMovedWarning(
+                    f"{self._moved_text(moved)}; this file reads as it was then and takes no"
+                    f" more writes: open {moved[MOVED_TO]} for the current catalog"
+                ),
+                stacklevel=3,
+            )
+
+    def _refuse_if_moved(self) -> None:
+        """Inside a write transaction on SQLite: a catalog moved to a server takes no writes
+        (what a job wrote here after the move would never reach the collaboration)."""
+        moved = self.moved()
+        if moved is not None:
+            raise CatalogError(
+                f"{self._moved_text(moved)}: it takes no more writes here, write to"
+                f" {moved[MOVED_TO]} (`rarehub catalog --db {self.path} migrate --unmark`"
+                " makes this file writable again)"
+            )
+
     # ------------------------------------------------------------------ plumbing
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Catalog]:
         """Group several writes into one atomic transaction (all or nothing).
 
-        Nested uses join the outer transaction.
+        Nested uses join the outer transaction. A SQLite catalog moved to a server
+        (:meth:`moved`) refuses every write with a :class:`CatalogError` naming the server.
         """
+        with self._transaction(refuse_moved=True):
+            yield self
+
+    @contextlib.contextmanager
+    def _transaction(self, *, refuse_moved: bool) -> Iterator[Catalog]:
+        """:meth:`transaction`; ``refuse_moved=False`` only for the migration itself, which
+        takes the write lock to mark the file moved (or to un-mark it)."""
         with self._lock:
             if self._depth:
                 self._depth += 1
@@ -559,6 +622,8 @@ class Catalog:
                 self._raw("BEGIN")
             self._depth = 1
             try:
+                if refuse_moved and self.backend == "sqlite":
+                    self._refuse_if_moved()  # read under the write lock: no move slips past
                 yield self
             except BaseException:
                 self._depth = 0
@@ -594,12 +659,32 @@ class Catalog:
                         raise CatalogError(f"catalog {self.path}: {e}") from None
                     if time.monotonic() > deadline:
                         raise CatalogError(
-                            f"catalog {self.path}: {e} (another writer held it for more than"
-                            f" {self._timeout_s:g} s)"
+                            f"catalog {self.path}: {e} ({self._lock_holder()} held it for"
+                            f" more than {self._timeout_s:g} s)"
                         ) from None
                 time.sleep(random.uniform(0.0005, 0.004))
         finally:
             raw.execute(f"PRAGMA busy_timeout={int(self._timeout_s * 1000)}")
+
+    def _lock_holder(self) -> str:
+        """Who holds the write lock, as far as the catalog can tell: a running migration
+        leaves a marker in ``meta`` (committed before it takes the lock) that readers see."""
+        with contextlib.suppress(sqlite3.Error):
+            rows = dict(
+                self._dbapi()
+                .execute(
+                    "SELECT key, value FROM meta WHERE key IN (?, ?)",
+                    (MIGRATING_TO, MIGRATING_SINCE),
+                )
+                .fetchall()
+            )
+            if MIGRATING_TO in rows:
+                return (
+                    f"a migration to {rows[MIGRATING_TO]} (rarehub catalog migrate, started"
+                    f" {rows.get(MIGRATING_SINCE, 'at an unknown time')}; once it is done this"
+                    f" file takes no more writes: write to {rows[MIGRATING_TO]})"
+                )
+        return "another writer"
 
     def _raw(self, statement: str) -> None:
         with self._lock:

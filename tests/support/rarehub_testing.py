@@ -144,3 +144,25 @@ def block_off_host(page) -> list[str]:
 
     page.route("**/*", only_loopback)
     return blocked
+
+
+def run_rarehub(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The ``rarehub`` command run in this process (argv parsed exactly as from a shell),
+    its exit code, stdout and stderr returned as ``subprocess.run`` would."""
+    import contextlib
+    import io
+
+    from analysis_lib.cli import main
+
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in (env or {}).items():
+            mp.setenv(key, value)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args))
+            except SystemExit as e:
+                if isinstance(e.code, str):
+                    err.write(e.code)
+                code = e.code if isinstance(e.code, int) else int(e.code is not None)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())

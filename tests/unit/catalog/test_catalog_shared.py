@@ -5,8 +5,6 @@ offline snapshots, database roles and credentials. Real PostgreSQL (tests/confte
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import sqlite3
 import subprocess
@@ -22,9 +20,9 @@ from alembic.script import ScriptDirectory
 import analysis_lib.catalog as catalog_pkg
 from analysis_lib.apps.storage import catalog_storage
 from analysis_lib.catalog import Catalog, CatalogError, sha256_file
-from analysis_lib.catalog.store import SCHEMA_HEAD, CatalogFallbackWarning
-from analysis_lib.cli import main
+from analysis_lib.catalog.store import SCHEMA_HEAD, CatalogFallbackWarning, CatalogMovedWarning
 from rarehub_testing import free_port_block
+from rarehub_testing import run_rarehub as rarehub
 
 # The schema of catalogs written before migrations existed (meta.schema_version = 1).
 V1_SCHEMA = """
@@ -87,22 +85,6 @@ def make_file(path, payload: bytes):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(payload)
     return path
-
-
-def rarehub(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """The ``rarehub`` command run in this process (argv parsed exactly as from a shell)."""
-    out, err, code = io.StringIO(), io.StringIO(), 0
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in (env or {}).items():
-            mp.setenv(key, value)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main(list(args))
-            except SystemExit as e:
-                if isinstance(e.code, str):
-                    err.write(e.code)
-                code = e.code if isinstance(e.code, int) else int(e.code is not None)
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def test_schema_head_is_the_newest_migration():
@@ -269,7 +251,9 @@ def test_migrate_copies_a_sqlite_catalog_into_a_server_with_checksums_intact(
     done = rarehub("catalog", "--db", str(sqlite_catalog), "migrate", "--to", url)
     assert done.returncode == 0, done.stderr
     assert "checksums intact" in done.stdout
-    with Catalog.open(sqlite_catalog) as src, Catalog.open(url) as dst:
+    with pytest.warns(CatalogMovedWarning, match=f"moved to {url}"):
+        src = Catalog.open(sqlite_catalog, readonly=True)  # marked moved: reads, with a warning
+    with src, Catalog.open(url) as dst:
         a, b = src.files(), dst.files()
         assert b["path"].tolist() == a["path"].tolist()  # absolute on the server
         assert b["sha256"].tolist() == a["sha256"].tolist()
@@ -278,7 +262,7 @@ def test_migrate_copies_a_sqlite_catalog_into_a_server_with_checksums_intact(
         assert len(dst.deletions()) == 1
         new = dst.add_run("ge1", 3, run_type="noise")  # ids continue after the copied ones
         assert new == 3
-    again = rarehub("catalog", "--db", str(sqlite_catalog), "migrate", "--to", url)
+    again = rarehub("catalog", "--db", str(sqlite_catalog), "migrate", "--force", "--to", url)
     assert again.returncode == 2
     assert "already holds a catalog" in again.stderr
 
