@@ -556,11 +556,17 @@ class Catalog:
         server (``rarehub catalog migrate``; the URL without password), else None."""
         if self.backend != "sqlite":
             return None
-        found = dict(
-            self._q(
-                "SELECT key, value FROM meta WHERE key IN (:a, :b)", {"a": MOVED_TO, "b": MOVED_UTC}
-            )
-        )
+        with self._lock:  # straight to sqlite3: every write transaction asks (about 5 µs)
+            try:
+                found = dict(
+                    self._dbapi()
+                    .execute(
+                        "SELECT key, value FROM meta WHERE key IN (?, ?)", (MOVED_TO, MOVED_UTC)
+                    )
+                    .fetchall()
+                )
+            except sqlite3.Error as e:
+                raise CatalogError(f"catalog {self.path}: {e}") from None
         return found if MOVED_TO in found else None
 
     def _moved_text(self, moved: Mapping[str, str]) -> str:

@@ -5,9 +5,13 @@ does not read to its end is refused with the reader's message (file, event seria
 bank, byte offset) and nothing is written to the catalog. Then, in one catalog transaction:
 the dataset (created if new), the run — number, start and end time, run type (``noise`` if
 every trigger is a random one, else ``physics``), the detector and, as run metadata, the
-ODB's facts (sample rate, detectors and their configuration, the whole ODB) and the event
-counts — and the file with its SHA-256 (the catalog's, of the file as stored) and the
-SHA-256 and size of the uncompressed MIDAS stream.
+ODB's facts (sample rate, detectors and their configuration with the trigger geometry, the
+whole ODB), the event counts and the phonon pulse onset measured on the physics triggers
+in that same pass (``phonon_pulse_onset``:
+:class:`~analysis_lib.io.scdms.PulseOnsetMeter`; None when there is no clear pulse) — and
+the file with its SHA-256 (the catalog's, of the file as stored) and the SHA-256 and size
+of the uncompressed MIDAS stream. An ODB trigger setting that cannot be right (a
+pre-trigger offset outside the on-pulse window) is refused like a damaged file.
 
 Uses the catalog's public API only (:class:`analysis_lib.catalog.Catalog`).
 """
@@ -22,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io.midas import MidasError
-from ..io.scdms import RANDOM_TRIGGERS, ScdmsFile
+from ..io.scdms import RANDOM_TRIGGERS, PulseOnsetMeter, ScdmsFile
 
 FORMAT = "midas"
 
@@ -47,6 +51,8 @@ def _stream_sha256(path: Path) -> tuple[str, int]:
 def scan_midas(path: str | os.PathLike) -> dict[str, Any]:
     """Read every event of a SuperCDMS MIDAS file; return its facts for the catalog."""
     f = ScdmsFile(path)
+    meta = f.metadata()  # first: an ODB setting that cannot be right stops here
+    onset = PulseOnsetMeter()
     counts: Counter[str] = Counter()
     samples: dict[str, list[int]] = {}
     channels: list[str] = []
@@ -55,18 +61,20 @@ def scan_midas(path: str | os.PathLike) -> dict[str, Any]:
     for ev in f.events():
         n_events += 1
         counts[ev.trigger_type] += 1
+        onset.add(ev)
         samples.setdefault(ev.trigger_type, [len(a) for a in ev.arrays][:1])
         if not channels:
             channels = list(ev.channels)
         last_time = max(last_time, ev.time)
     sha, size = _stream_sha256(f.path)
-    meta = f.metadata()
+    measured = onset.result()
     meta.update(
         {
             "channels": channels,
             "n_events": n_events,
             "triggers": dict(counts),
             "samples_per_trace": {k: v[0] if v else 0 for k, v in samples.items()},
+            "phonon_pulse_onset": measured.as_dict() if measured else None,
         }
     )
     return {

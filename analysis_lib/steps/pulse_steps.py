@@ -6,13 +6,17 @@ event batch, or SuperCDMS MIDAS files (``.mid``/``.mid.gz``, recognised by their
 physics triggers, each as its full-rate on-pulse window, and the noise events are the
 random triggers cut into pulse-free windows of that length (the convention of
 :mod:`analysis_lib.io.scdms`, :func:`~analysis_lib.io.scdms.on_pulse_window` and
-:func:`~analysis_lib.io.scdms.noise_windows`). The noise PSD is a per-run step over the
-run's companion noise run (or the run itself when it is a noise run); OF and feature
-steps give one row per event.
+:func:`~analysis_lib.io.scdms.noise_windows`). A MIDAS run's chunks carry the pulse onset
+measured on its physics triggers (:class:`~analysis_lib.io.scdms.PulseOnsetMeter`): the
+OF template and the features' pre-trigger region start there unless the caller passes
+``pretrigger_fraction`` (RareHub HDF5 files: half the trace, as before). The noise PSD
+is a per-run step over the run's companion noise run (or the run itself when it is a noise
+run); OF and feature steps give one row per event.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,12 +37,19 @@ __all__ = ["Features", "NoiseEvents", "NoisePSD", "OFAmplitudes", "RawChunk", "R
 @dataclass(frozen=True)
 class RawChunk:
     """A batch of events: ``traces`` (n, n_samples) float32 ADC of one channel or the sum,
-    the per-event ``events`` table (``event``, ``time_ns`` …), sampling rate, source file."""
+    the per-event ``events`` table (``event``, ``time_ns`` …), sampling rate, source file.
+
+    ``pulse_onset_samples``: where the pulses rise in the traces (samples from their start)
+    when the source file tells (a MIDAS run's measured onset), else None;
+    ``pulse_onset_missing``: why a source that should tell could not (empty otherwise).
+    """
 
     traces: np.ndarray
     events: dict[str, np.ndarray]
     fs_Hz: float
     file: str
+    pulse_onset_samples: float | None = None
+    pulse_onset_missing: str = ""
 
     def __len__(self) -> int:
         return len(self.traces)
@@ -49,6 +60,49 @@ MIDAS_WINDOWING = (
     " noise events = random triggers cut into consecutive windows of the ODB's phonon"
     " on-pulse length; channel -1 = sum of the phonon channels"
 )
+AUTO_PRETRIGGER = -1.0
+PRETRIGGER_HELP = (
+    "onset as a fraction of the trace length, in [0, 1); -1 (default) = the onset the raw"
+    " data give: a SuperCDMS MIDAS run's onset measured on its physics triggers"
+    " (io.scdms.PulseOnsetMeter), else 0.5"
+)
+
+
+def _check_pretrigger(step: Step) -> None:
+    f = step.pretrigger_fraction
+    if f != AUTO_PRETRIGGER and not 0.0 <= f < 1.0:
+        raise PipelineError(
+            f"step {step.provides!r}: option 'pretrigger_fraction' = {f!r} is not a fraction"
+            f" of the trace in [0, 1); pass e.g. 0.158 (onset at sample 161 of 1024), or"
+            f" {AUTO_PRETRIGGER} for the onset the raw data give"
+        )
+
+
+def pretrigger_samples(step: Step, chunk: RawChunk) -> int:
+    """The pulse onset (samples) ``step`` uses on ``chunk``: its explicit
+    ``pretrigger_fraction`` × the trace length; by default the onset the chunk's source
+    measured (a MIDAS run), else half the trace — with a warning naming what to pass when
+    a MIDAS source could not measure it."""
+    n = chunk.traces.shape[1]
+    if step.pretrigger_fraction != AUTO_PRETRIGGER:
+        return int(step.pretrigger_fraction * n)
+    if chunk.pulse_onset_samples is not None:
+        onset = round(chunk.pulse_onset_samples)
+        if not 0 <= onset < n:
+            raise PipelineError(
+                f"{chunk.file}: the measured pulse onset {chunk.pulse_onset_samples} lies"
+                f" outside the {n}-sample traces; pass {step.provides}.pretrigger_fraction"
+            )
+        return onset
+    if chunk.pulse_onset_missing and not getattr(step, "_warned_onset", False):
+        step._warned_onset = True
+        warnings.warn(
+            f"{chunk.pulse_onset_missing}; step {step.provides!r} places the onset at half"
+            f" the {n}-sample trace — pass {step.provides}.pretrigger_fraction=<onset sample"
+            f" / {n}> (tutorial 08's file: 0.158)",
+            stacklevel=2,
+        )
+    return int(0.5 * n)
 
 
 class RawEvents(Step):
@@ -82,8 +136,12 @@ class RawEvents(Step):
             "sha256": list(sums),
         }
         if any(is_midas_file(f) for f in files):  # RareHub HDF5 lineages stay as they were
+            from ..io.scdms import PulseOnsetMeter
+
             lin["format"] = "midas"
             lin["windowing"] = MIDAS_WINDOWING
+            if self.role != "noise":
+                lin["pulse_onset"] = PulseOnsetMeter.METHOD
         return lin
 
     def iter_chunks(self, run: RunInput) -> Iterator[RawChunk]:
@@ -135,6 +193,16 @@ class RawEvents(Step):
                 f" = {fs!r}); it is needed for the PSD and the optimal filter"
             )
         noise = self.role == "noise"
+        onset, missing = None, ""
+        if not noise:  # one pass over the physics triggers first: where the pulses rise
+            measured = f.pulse_onset()
+            if measured is None:
+                missing = (
+                    f"{path}: no phonon pulse onset could be measured on its physics triggers"
+                    " (none, or no clear pulse: io.scdms.PulseOnsetMeter)"
+                )
+            else:
+                onset = measured.on_pulse_sample
         n_win = 0
         if noise:
             ons = {
@@ -155,6 +223,8 @@ class RawEvents(Step):
                 events={k: np.asarray(v, dtype=np.int64) for k, v in table.items()},
                 fs_Hz=float(fs),
                 file=str(path),
+                pulse_onset_samples=onset,
+                pulse_onset_missing=missing,
             )
             traces.clear()
             for v in table.values():
@@ -250,18 +320,34 @@ class OFAmplitudes(Step):
     __version__ = "0.1.0"
     rise_us = Option(20.0, help="template rise time (µs)")
     fall_us = Option(500.0, help="template fall time (µs)")
-    pretrigger_fraction = Option(0.5, help="template onset as a fraction of the trace length")
+    pretrigger_fraction = Option(AUTO_PRETRIGGER, help="template " + PRETRIGGER_HELP)
     window_us = Option(100.0, help="± delay window of the OF fit (µs)")
     lowfreq_cutoff_Hz = Option(10e3, help="cutoff of the low-frequency χ² (Hz)")
     single_precision = Option(True, help="compute the FFTs in float32 (≈2× faster)")
 
-    def _filter(self, n: int, fs: float, psd: pd.DataFrame) -> OptimalFilter:
+    def __init__(self, **config) -> None:
+        super().__init__(**config)
+        _check_pretrigger(self)
+
+    def _filter(
+        self, n: int, fs: float, psd: pd.DataFrame, onset_samples: int | None = None
+    ) -> OptimalFilter:
         # keyed by the PSD's content, not id(psd): an id is reused once its frame is freed
         # (the next run's noise PSD), which would reuse a filter of another noise run
+        if onset_samples is None:
+            onset_samples = (
+                int(0.5 * n)
+                if self.pretrigger_fraction == AUTO_PRETRIGGER
+                else (int(self.pretrigger_fraction * n))
+            )
         values = psd["psd_ADC2_per_Hz"].to_numpy()
         cached = getattr(self, "_cache_key", None)
-        if cached is None or cached[:2] != (n, fs) or not np.array_equal(cached[2], values):
-            key = (n, fs, values.copy())
+        if (
+            cached is None
+            or cached[:3] != (n, fs, onset_samples)
+            or not np.array_equal(cached[3], values)
+        ):
+            key = (n, fs, onset_samples, values.copy())
             if len(psd) != n // 2 + 1:
                 raise PipelineError(
                     f"noise PSD has {len(psd)} bins but traces have {n} samples"
@@ -270,7 +356,7 @@ class OFAmplitudes(Step):
             tmpl = pulse_template(
                 n,
                 fs_Hz=fs,
-                pretrigger_samples=int(self.pretrigger_fraction * n),
+                pretrigger_samples=onset_samples,
                 rise_s=self.rise_us * 1e-6,
                 fall_s=self.fall_us * 1e-6,
             )
@@ -284,7 +370,8 @@ class OFAmplitudes(Step):
         return self._of
 
     def compute(self, raw_events: RawChunk, noise_psd: pd.DataFrame) -> dict[str, np.ndarray]:
-        of = self._filter(raw_events.traces.shape[1], raw_events.fs_Hz, noise_psd)
+        onset = pretrigger_samples(self, raw_events)
+        of = self._filter(raw_events.traces.shape[1], raw_events.fs_Hz, noise_psd, onset)
         w = round(self.window_us * 1e-6 * raw_events.fs_Hz)
         res = of.fit(
             raw_events.traces, window_samples=(-w, w), lowfreq_cutoff_Hz=self.lowfreq_cutoff_Hz
@@ -302,14 +389,17 @@ class Features(Step):
     provides = "features"
     depends_on = ("raw_events",)
     __version__ = "0.1.0"
-    pretrigger_fraction = Option(0.5, help="pulse onset as a fraction of the trace length")
+    pretrigger_fraction = Option(AUTO_PRETRIGGER, help="pulse " + PRETRIGGER_HELP)
+
+    def __init__(self, **config) -> None:
+        super().__init__(**config)
+        _check_pretrigger(self)
 
     def compute(self, raw_events: RawChunk) -> dict[str, np.ndarray]:
-        n = raw_events.traces.shape[1]
         feats = compute_features(
             raw_events.traces,
             fs_Hz=raw_events.fs_Hz,
-            pretrigger_samples=int(self.pretrigger_fraction * n),
+            pretrigger_samples=pretrigger_samples(self, raw_events),
         )
         return {
             "event": raw_events.events["event"],

@@ -7,6 +7,7 @@ Real PostgreSQL (tests/conftest.py ``postgres_server``), a real writer process, 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -43,13 +44,23 @@ def small_catalog(tmp_path):
 def test_a_moved_catalog_reads_with_a_warning_and_refuses_every_write(
     small_catalog, postgres_server, tmp_path
 ):
-    url = postgres_server.url(postgres_server.create_database("moved"))
-    done = rarehub("catalog", "--db", str(small_catalog), "migrate", "--to", url)
+    db = postgres_server.create_database("moved")
+    # a site that keeps the password in a mode-600 URL file: it never reaches a message
+    secret = postgres_server.pgpass.read_text().splitlines()[0].rsplit(":", 1)[1]
+    url_file = tmp_path / "to-url"
+    url_file.write_text(f"postgresql://postgres:{secret}@127.0.0.1:{postgres_server.port}/{db}")
+    url_file.chmod(0o600)
+    done = rarehub("catalog", "--db", str(small_catalog), "migrate", "--to-url-file", str(url_file))
     assert done.returncode == 0, done.stderr
+    url = f"postgresql://postgres:***@127.0.0.1:{postgres_server.port}/{db}"
     assert f"marked moved to {url}" in done.stdout
+    assert secret not in done.stdout + done.stderr
+    for part in small_catalog.parent.glob("catalog.sqlite*"):
+        assert secret.encode() not in part.read_bytes(), part
     extra = make_file(tmp_path / "later" / "run1_b.csv", b"2")
     for readonly in (False, True):  # an analyzer's notebook, writable or not, still reads
-        with pytest.warns(CatalogMovedWarning, match=f"moved to {url} on 20.*open {url}"):
+        u = re.escape(url)
+        with pytest.warns(CatalogMovedWarning, match=f"moved to {u} on 20.*open {u}"):
             old = Catalog.open(small_catalog, readonly=readonly)
         with old:
             assert old.moved()["moved_to"] == url
@@ -57,7 +68,7 @@ def test_a_moved_catalog_reads_with_a_warning_and_refuses_every_write(
             assert len(old.files()) == 1
     with pytest.warns(CatalogMovedWarning):
         old = Catalog.open(small_catalog)
-    refused = f"moved to {url} on 20.*no more writes here, write to {url}"
+    refused = f"moved to {re.escape(url)} on 20.*no more writes here, write to {re.escape(url)}"
     writes = {
         "add_dataset": lambda: old.add_dataset("ge2"),
         "add_run": lambda: old.add_run("ge1", 2, run_type="noise"),
@@ -83,7 +94,9 @@ def test_a_moved_catalog_reads_with_a_warning_and_refuses_every_write(
     assert listed.returncode == 0
     assert "ge1" in listed.stdout
     assert f"warning: the catalog {small_catalog} was moved to {url}" in listed.stderr
-    again = rarehub("catalog", "--db", str(small_catalog), "migrate", "--to", url)
+    again = rarehub(
+        "catalog", "--db", str(small_catalog), "migrate", "--to-url-file", str(url_file)
+    )
     assert again.returncode == 2
     assert "already; to copy it again" in again.stderr
     url2 = postgres_server.url(postgres_server.create_database("moved_again"))
@@ -179,6 +192,7 @@ def test_a_writer_hammering_add_file_during_migrate_loses_nothing(
     small_catalog, postgres_server, tmp_path
 ):
     url = postgres_server.url(postgres_server.create_database("hammered"))
+    snapshot = tmp_path / "snapshot.sqlite"
     folder = tmp_path / "incoming"
     folder.mkdir()
     lines: list[str] = []
@@ -196,6 +210,9 @@ def test_a_writer_hammering_add_file_during_migrate_loses_nothing(
                 assert writer.poll() is None, writer.stderr.read()
                 assert time.monotonic() < deadline, lines
                 time.sleep(0.02)
+            # a snapshot meanwhile is one state: read in one transaction, the writer goes on
+            snap = rarehub("catalog", "--db", str(small_catalog), "snapshot", "--to", str(snapshot))
+            assert snap.returncode == 0, snap.stderr
             done = rarehub("catalog", "--db", str(small_catalog), "migrate", "--to", url)
             assert done.returncode == 0, done.stderr
             assert writer.wait(timeout=30) == 0, writer.stderr.read()
@@ -216,6 +233,11 @@ def test_a_writer_hammering_add_file_during_migrate_loses_nothing(
         old = Catalog.open(small_catalog, readonly=True)
     with old:
         assert sorted(old.files()["path"]) == sorted(on_server)  # nothing written after
+    with Catalog.open(snapshot, readonly=True) as snap:
+        taken = snap.files()["path"].tolist()
+    assert 30 <= len(taken) - 1 <= len(registered)
+    first = str(small_catalog.parent / "raw" / "run1.csv")  # the fixture's
+    assert set(taken) == {first, *registered[: len(taken) - 1]}  # a prefix: one state
 
 
 def test_scheduled_snapshots_rotate_in_a_folder_behind_a_latest_link(small_catalog, tmp_path):

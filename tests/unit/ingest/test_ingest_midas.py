@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import json
 import shutil
+import struct
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,14 @@ def test_ingest_registers_the_run_with_the_odb_and_checksums(data, capsys):
     assert len(meta["channels"]) == 12
     assert meta["channels"][0] == "Det01:P05"
     assert meta["samples_per_trace"] == {"borr": 32768, "physics": 3008}
+    # where the pulse sits: the ODB's trigger geometry, and the onset measured in the same
+    # pass (what the processing steps place the OF template at)
+    det = meta["detectors"]["Det01"]
+    assert det["phonon_pretrigger_offset_samples"] == 0
+    assert det["phonon_daq_trigger_full_rate_sample"] == 16384
+    onset = meta["phonon_pulse_onset"]
+    assert onset == open_scdms(REAL).pulse_onset().as_dict()
+    assert 0 <= onset["daq_trigger_on_pulse_sample"] < onset["on_pulse_sample"] < 1024
     (f,) = files.itertuples()
     assert f.format == "midas"
     assert f.sha256 == hashlib.sha256(REAL.read_bytes()).hexdigest()
@@ -108,3 +117,20 @@ def test_a_damaged_file_writes_nothing(data, capsys):
     with Catalog.open(db, readonly=True) as cat:
         assert len(cat.runs()) == 1
         assert list(cat.files()["path"].map(lambda p: p.split("/")[-1])) == [REAL.name]
+
+
+def test_an_odb_trigger_offset_that_cannot_be_right_writes_nothing(data):
+    raw = gzip.decompress(REAL.read_bytes())
+    size = struct.unpack_from("<I", raw, 12)[0]
+    key = '<key name="Phonon pre-trigger offset (samp)" type="INT">'
+    xml = raw[16 : 16 + size].replace(key.encode() + b"0<", key.encode() + b"2048<")
+    bad = data / "51230216_125838_F0004.mid"
+    bad.write_bytes(raw[:12] + struct.pack("<I", len(xml)) + xml + raw[16 + size :])
+    db = data / "catalog.sqlite"
+    with pytest.raises(
+        IngestError,
+        match=r"F0004.mid: ODB key .*ReadoutControl/Phonon pre-trigger offset"
+        r" \(samp\) = 2048 cannot be",
+    ):
+        ingest_midas(bad, catalog=db)
+    assert not db.exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import re
 import struct
 import tempfile
 from pathlib import Path
@@ -215,3 +216,97 @@ def test_any_truncation_keeps_every_whole_event_and_names_the_damage(raw, cut, g
     assert msg.startswith(f"{p}: ")
     assert "byte offset" in msg
     assert "event serial" in msg
+
+
+# --- where the pulse sits: the ODB's trigger geometry and the measured onset ------------
+
+
+def _odb_value(raw: bytes, key: str) -> str:
+    """A ReadoutControl key's text in the raw ODB dump (read apart from the reader)."""
+    xml = raw[16:ODB_END].decode("latin-1")
+    (value,) = re.findall(rf'<key name="{re.escape(key)}" type="\w+">([^<]*)</key>', xml)
+    return value
+
+
+def _with_odb(raw: bytes, edit) -> bytes:
+    """The stream with its begin-of-run ODB dump replaced by ``edit(xml)`` (size rewritten)."""
+    xml = edit(raw[16:ODB_END].decode("latin-1")).encode("latin-1")
+    return raw[:12] + struct.pack("<I", len(xml)) + xml + raw[ODB_END:]
+
+
+def test_trigger_geometry_is_what_the_odb_and_the_channel_words_say(raw, events):
+    det = open_scdms(REAL).metadata()["detectors"]["Det01"]
+    offset = int(_odb_value(raw, "Phonon pre-trigger offset (samp)"))
+    pre = int(_odb_value(raw, "Phonon pre-pulse length (samp)"))
+    on = int(_odb_value(raw, "Phonon on-pulse length (samp)"))
+    post = int(_odb_value(raw, "Phonon post-pulse length (samp)"))
+    factor = float(_odb_value(raw, "Phonon sampling rate (Hz)")) / float(
+        _odb_value(raw, "Phonon sampling rate low (Hz)")
+    )
+    assert det["phonon_pretrigger_offset_samples"] == offset
+    assert det["phonon_downsample_factor"] == factor
+    assert det["phonon_daq_trigger_on_pulse_fraction"] == offset / on
+    assert det["phonon_daq_trigger_sample"] == pre + offset
+    assert det["phonon_trace_full_rate_samples"] == pre * factor + on + post * factor
+    assert det["phonon_daq_trigger_full_rate_sample"] == pre * factor + offset
+    # each channel word repeats it: 0 in the physics trigger's on-pulse window; the random
+    # trigger (all full rate, no pre-pulse part) puts it at the same full-rate sample
+    rnd, trig = events
+    assert list(trig.pre_trigger_offset_samples) == [offset] * 12
+    assert list(rnd.pre_trigger_offset_samples) == [pre * factor + offset] * 12
+    assert rnd.traces.shape[1] == det["phonon_trace_full_rate_samples"]
+
+
+def test_measured_onset_is_where_the_real_pulse_rises(events):
+    from scipy.optimize import curve_fit
+
+    from analysis_lib.io.scdms import PulseOnsetMeter, on_pulse_window
+    from analysis_lib.pulses.simulate import pulse_shape
+
+    meter = PulseOnsetMeter()
+    for ev in events:
+        meter.add(ev)  # the random trigger is ignored
+    onset = meter.result()
+    assert onset.n_triggers == 1
+    assert onset.daq_trigger_on_pulse_sample == 0
+    assert onset.peak_adc > 50 * onset.noise_adc
+    # independently: a two-exponential pulse fitted to the channel sum (tutorial 08)
+    trig = events[1]
+    base = np.median(trig.traces[:, :1024].astype(float), axis=1).sum()
+    y = on_pulse_window(trig).astype(float).sum(axis=0) - base
+    t = np.arange(len(y), dtype=float)
+    model = lambda t, a, t0, r, g: a * pulse_shape(t, t0_s=t0, rise_s=r, fall_s=r + g)  # noqa: E731
+    (_, t0_fit, _, _), _ = curve_fit(model, t, y, p0=[y.max(), 150.0, 20.0, 150.0])
+    print(f"onset {onset.on_pulse_sample:.2f}, template fit {t0_fit:.2f} of {len(y)}")
+    assert abs(onset.on_pulse_sample - t0_fit) < 4
+    # and the largest channel's first 5 σ excursion (smoothed) comes right after the onset
+    big = on_pulse_window(trig)[int(np.argmax(np.ptp(on_pulse_window(trig), axis=1)))]
+    s = np.convolve(big - np.median(big[:100]), [0.25, 0.5, 0.25], mode="same")
+    first = int(np.argmax(s > 5 * s[5:100].std()))
+    print(f"largest channel's first 5 σ sample: {first}")
+    assert 0 <= first - onset.on_pulse_sample < 4
+    assert open_scdms(REAL).pulse_onset() == onset
+
+
+def test_odb_without_the_offset_gives_none_and_bad_offsets_are_named(tmp_path, raw):
+    key = "Phonon pre-trigger offset (samp)"
+    line = re.compile(rf'<key name="{re.escape(key)}" type="INT">0</key>')
+    plain = tmp_path / "no-offset.mid"
+    plain.write_bytes(_with_odb(raw, lambda x: line.sub("", x)))
+    det = open_scdms(plain).metadata()["detectors"]["Det01"]
+    for k in ("pretrigger_offset_samples", "daq_trigger_sample", "daq_trigger_full_rate_sample"):
+        assert det[f"phonon_{k}"] is None
+    assert det["phonon_trace_full_rate_samples"] == 32768  # what the ODB still says
+    # outside the on-pulse window (a fraction ≥ 1 or < 0), or not a whole sample count
+    for bad in ("1024", "-3", "5000", "0.155"):
+        f = tmp_path / f"bad{bad}.mid"
+        f.write_bytes(
+            _with_odb(raw, lambda x, b=bad: line.sub(f'<key name="{key}" type="INT">{b}</key>', x))
+        )
+        with pytest.raises(MidasError) as err:
+            open_scdms(f).metadata()
+        msg = str(err.value)
+        assert f"/Detectors/Det01/Readback/ReadoutControl/{key} = " in msg, msg
+        assert bad in msg
+        assert "[0, 1024)" in msg
+        assert str(f) in msg
