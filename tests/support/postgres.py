@@ -6,6 +6,12 @@ the server with ``pg_ctl`` on 127.0.0.1 and a free port, its unix socket in the 
 mode-600 password file (``PgServer.pgpass``): point ``PGPASSFILE`` at it and connect with a
 URL that carries no password, as sites do. Used by the hub-database deploy tests and the
 catalog tests (one server per test session there).
+
+``start_postgres(netns=…, listen=…, client_networks=…)`` starts it on a host of the
+three-host test cluster instead (tests/support/multihost.py): inside that host's network
+namespace, listening on its cluster address only, with password (SCRAM) logins accepted
+from the given networks. Its unix socket is a file path, so ``psql()`` from the machine
+still reaches it.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,11 +61,12 @@ class PgServer:
     socket_dir: Path
     bin: Path
     base: Path
-    pgpass: Path  # mode 600, holds the superuser's password for 127.0.0.1:port
+    pgpass: Path  # mode 600, holds the superuser's password for host:port
+    host: str = "127.0.0.1"  # the address it listens on
 
     def url(self, database: str = "postgres", user: str = "postgres") -> str:
         """A URL without password (libpq finds it in ``pgpass`` via PGPASSFILE)."""
-        return f"postgresql://{user}@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://{user}@{self.host}:{self.port}/{database}"
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run SQL as the superuser over the unix socket (peer authentication)."""
@@ -84,15 +91,39 @@ class PgServer:
         self.psql(f"CREATE DATABASE {name} TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'")
         return name
 
-    def add_password(self, user: str, password: str) -> None:
-        """Let ``user`` log in over TCP with ``password``, kept in the password file."""
+    def add_password(
+        self, user: str, password: str, *, host: str | None = None, port: int | None = None
+    ) -> None:
+        """Let ``user`` log in over TCP with ``password``, kept in the password file (for
+        the server's own address, or ``host:port`` — e.g. a relay's loopback port)."""
         with self.pgpass.open("a") as f:
-            f.write(f"127.0.0.1:{self.port}:*:{user}:{password}\n")
+            f.write(f"{host or self.host}:{port or self.port}:*:{user}:{password}\n")
+
+    def create_login_role(self, name: str, password: str) -> None:
+        """A role that logs in with ``password``; the SQL goes to psql on its standard
+        input, so the password is in no command line (``/proc/PID/cmdline``)."""
+        sql = f"CREATE ROLE {name} LOGIN PASSWORD '{password}';\n"
+        as_postgres(
+            str(self.bin / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+            "-h", str(self.socket_dir), "-p", str(self.port), "-d", "postgres", "-f", "-",
+            input=sql,
+        )  # fmt: skip
 
 
 @contextlib.contextmanager
-def start_postgres() -> Iterator[PgServer]:
-    """Start a server (see the module docstring); stop it and remove its folder afterwards."""
+def start_postgres(
+    *,
+    netns: str | None = None,
+    listen: str = "127.0.0.1",
+    client_networks: Sequence[str] = (),
+    settings: Mapping[str, str] | None = None,
+) -> Iterator[PgServer]:
+    """Start a server (see the module docstring); stop it and remove its folder afterwards.
+
+    ``netns`` (``/run/netns/NAME``): start it inside that network namespace, listening on
+    ``listen`` (an address of that namespace). ``client_networks``: CIDR networks whose
+    clients may log in with a password (127.0.0.1 always may). ``settings``: further
+    server settings (``{"log_connections": "on"}``)."""
     pg = postgres_bin()
     base = Path(tempfile.mkdtemp(prefix="rarehub-pg-", dir="/tmp"))
     base.chmod(0o755)
@@ -112,16 +143,24 @@ def start_postgres() -> Iterator[PgServer]:
             *("--auth-local=peer", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"),
         )
         pwfile.unlink()
-        options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
-        as_postgres(
-            str(pg / "pg_ctl"),
-            *("-D", str(data), "-l", str(base / "postgres.log"), "-w", "-t", "60"),
-            *("-o", options, "start"),
-        )
+        if client_networks:
+            with (data / "pg_hba.conf").open("a") as f:
+                f.writelines(f"host all all {net} scram-sha-256\n" for net in client_networks)
+        options = f"-p {port} -k {sock} -c listen_addresses={listen} -c fsync=off"
+        options += "".join(f" -c {k}={v}" for k, v in (settings or {}).items())
+        start = [str(pg / "pg_ctl"), "-D", str(data), "-l", str(base / "postgres.log"),
+                 "-w", "-t", "60", "-o", options, "start"]  # fmt: skip
+        if netns is None:
+            as_postgres(*start)
+        else:  # runuser inside the namespace: the server and its children stay there
+            subprocess.run(
+                ["nsenter", f"--net={netns}", "runuser", "-u", "postgres", "--", *start],
+                check=True, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
         pgpass = base / "pgpass"
-        pgpass.write_text(f"127.0.0.1:{port}:*:postgres:{password}\n")
+        pgpass.write_text(f"{listen}:{port}:*:postgres:{password}\n")
         pgpass.chmod(0o600)
-        yield PgServer(port=port, socket_dir=sock, bin=pg, base=base, pgpass=pgpass)
+        yield PgServer(port=port, socket_dir=sock, bin=pg, base=base, pgpass=pgpass, host=listen)
     finally:
         stop = [str(pg / "pg_ctl"), "-D", str(data), "-w", "-m", "fast", "stop"]
         subprocess.run(

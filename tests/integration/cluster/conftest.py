@@ -1,6 +1,7 @@
 """One three-host cluster (tests/support/multihost.py) and one hub on its login host, shared
 by every test of this folder: ``login`` runs slurmctld, the hub and the proxy; ``node1`` and
-``node2`` run a slurmd each, behind an nftables firewall that opens only the server range."""
+``node2`` run a slurmd each, behind an nftables firewall that opens only the server range.
+A PostgreSQL server on ``login`` (``cluster_postgres``) is the site's catalog server."""
 
 from __future__ import annotations
 
@@ -71,3 +72,24 @@ def cluster_hub(multihost_cluster, tmp_path_factory):
         slurm=site,
     ) as hub:
         yield hub
+
+
+@pytest.fixture(scope="session")
+def cluster_postgres(multihost_cluster):
+    """A PostgreSQL server on ``login`` (tests/support/postgres.py): its processes inside
+    login's network namespace, listening on login's cluster address only, password logins
+    from the cluster network. Connections and lock waits longer than ``deadlock_timeout``
+    (1 s) are logged (``base / "postgres.log"``). The machine reaches it through
+    ``multihost_cluster.forward("login", port)``, or as superuser over its unix socket."""
+    import postgres
+
+    why = postgres.missing_requirements()
+    if why:
+        pytest.skip(f"no PostgreSQL server: {why}")
+    with postgres.start_postgres(
+        netns=multihost_cluster.login.netns_path,
+        listen=multihost_cluster.login.address,
+        client_networks=[f"{multihost.SUBNET}.0/24"],
+        settings={"log_connections": "on", "log_lock_waits": "on"},
+    ) as server:
+        yield server
