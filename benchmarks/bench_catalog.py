@@ -8,7 +8,8 @@
 * **concurrent writers**: 20 processes vs 1 process, each registering its own small real
   files with ``add_file`` (stat, SHA-256, one transaction each): files registered per
   second, and the ratio.
-* **scan**: ``scan`` of 100 k small files (1 KiB) vs ``sha256sum`` over the same files in
+* **scan**: ``scan`` of 100 k small files (1 KiB), and of 2000 files of 1 MiB (raw data
+  is big files), vs ``sha256sum`` over the same files in
   the same run (warm page cache for both): the share of scan time that is hashing, as
   ``time(sha256sum) / time(scan)`` (target ≥ 0.8), and the CPU seconds of the catalog
   process and of the helper processes that hash (``analysis_lib/catalog/hashing.py``).
@@ -237,7 +238,7 @@ def writers(target, tmp: Path, n_writers: int, files_each: int) -> dict:
     }
 
 
-def scan_vs_sha256sum(make, folder: Path, repeat: int = 3) -> dict:
+def scan_vs_sha256sum(make, folder: Path, *, repeat: int = 3, name: str = "scan") -> dict:
     """Best of ``repeat`` for both (each scan into a new, empty catalog), interleaved so
     that load on the machine disturbs both alike."""
     paths = sorted(folder.iterdir())
@@ -251,7 +252,7 @@ def scan_vs_sha256sum(make, folder: Path, repeat: int = 3) -> dict:
         subprocess.run(["xargs", "-0", "sha256sum"], input=listing, stdout=subprocess.DEVNULL,
                        check=True)  # fmt: skip
         t_sum = min(t_sum, time.perf_counter() - t)
-        with Catalog.open(make(f"scan{k}")) as cat:
+        with Catalog.open(make(f"{name.lower()}{k}")) as cat:
             before, t = os.times(), time.perf_counter()
             added = cat.scan(folder, dataset="scan", pattern="*.bin")
             took, after = time.perf_counter() - t, os.times()
@@ -285,6 +286,10 @@ def main() -> None:
     ap.add_argument("--writers", type=int, default=20)
     ap.add_argument("--files-per-writer", type=int, default=100)
     ap.add_argument("--scan-files", type=int, default=100_000)
+    ap.add_argument(
+        "--scan-big-files", type=int, default=2000,
+        help="files of 1 MiB for a second scan measurement (raw data is big files)",
+    )  # fmt: skip
     ap.add_argument("--pg-url", help="a role that may create databases (else a server is started)")
     ap.add_argument(
         "--parts",
@@ -295,7 +300,8 @@ def main() -> None:
     if args.smoke:
         args.files, args.runs, args.repeat = 2000, 100, 20
         args.writers, args.files_per_writer, args.scan_files = 3, 10, 300
-    sizes = ("files", "runs", "writers", "files_per_writer", "scan_files")
+        args.scan_big_files = 4
+    sizes = ("files", "runs", "writers", "files_per_writer", "scan_files", "scan_big_files")
     report: dict = {"sizes": {k: getattr(args, k) for k in sizes}}
     tmp = Path(tempfile.mkdtemp(prefix="rarehub-bench-catalog-", dir="/tmp"))
     tmp.chmod(0o755)
@@ -335,12 +341,16 @@ def main() -> None:
                         "ratio_many_over_one": round(many["files_per_s"] / one["files_per_s"], 2),
                     }
                 if "scan" in parts:
-                    scan_dir = tmp / f"scan-{backend}"
-                    scan_dir.mkdir()
-                    for k in range(args.scan_files):
-                        (scan_dir / f"run{k % 500}_{k:06d}.bin").write_bytes(os.urandom(1024))
-                    res["scan"] = scan_vs_sha256sum(make, scan_dir, repeat=1 if args.smoke else 3)
-                    shutil.rmtree(scan_dir)
+                    repeat = 1 if args.smoke else 3
+                    sets = (("scan", args.scan_files, 1024),
+                            ("scan_1MiB_files", args.scan_big_files, 1 << 20))  # fmt: skip
+                    for key, n, size in sets:
+                        scan_dir = tmp / f"{key}-{backend}"
+                        scan_dir.mkdir()
+                        for k in range(n):
+                            (scan_dir / f"run{k % 500}_{k:06d}.bin").write_bytes(os.urandom(size))
+                        res[key] = scan_vs_sha256sum(make, scan_dir, repeat=repeat, name=key)
+                        shutil.rmtree(scan_dir)
                 report[backend] = res
                 print(json.dumps({backend: res}, indent=1), flush=True)
     finally:

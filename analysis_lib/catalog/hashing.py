@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import os
 import pickle
+import select
 import signal
 import stat
 import struct
@@ -135,8 +136,8 @@ class HashPipeline:
     """Hash batches of files in helper processes while the caller works on earlier batches.
 
     ``submit(key, items)`` queues a batch; it returns the batches that finished meanwhile,
-    as ``(key, hashes)`` in submission order, each hash aligned with its item. ``drain()``
-    returns the rest. With ``helpers=0`` everything is hashed in this process at submit.
+    as ``(key, hashes)``, each hash aligned with its item. ``drain()`` returns the rest.
+    With ``helpers=0`` everything is hashed in this process at submit.
     Use as a context manager: the helpers end with it, also on errors and Ctrl-C.
     """
 
@@ -157,8 +158,8 @@ class HashPipeline:
         for h in self._helpers:
             h.close()
 
-    def _collect(self) -> tuple[object, list]:
-        key, helper = self._pending.pop(0)
+    def _collect(self, key: object, helper: _Helper) -> tuple[object, list]:
+        self._pending.remove((key, helper))
         batch = helper.batch
         hashes = helper.receive()
         if hashes is None or len(hashes) != len(batch):  # the helper died: hash here
@@ -168,28 +169,33 @@ class HashPipeline:
         self._idle.append(helper)
         return key, hashes
 
+    def _ready(self) -> list[tuple[object, list]]:
+        """The batches whose answers have arrived, without waiting for the others (between
+        messages a helper's pipe buffer is empty, so ``select`` on its descriptor tells)."""
+        if not self._pending:
+            return []
+        by_fd = {helper.proc.stdout.fileno(): (key, helper) for key, helper in self._pending}
+        readable, _, _ = select.select(list(by_fd), [], [], 0)
+        return [self._collect(*by_fd[fd]) for fd in readable]
+
     def submit(self, key: object, items: list[tuple[str, bool]]) -> list[tuple[object, list]]:
-        done = []
-        if not self._helpers:
-            return [(key, hash_batch(items))]
-        if not self._idle:
-            done.append(self._collect())
+        """Queue a batch: to an idle helper, or hashed here at once when every helper is
+        busy (big files: this process hashes too instead of waiting). Returns the batches
+        finished meanwhile, in no particular order."""
+        done = self._ready()
         while self._idle:
             helper = self._idle.pop()
             if helper.send(items):
                 self._pending.append((key, helper))
                 return done
-            self._helpers.remove(helper)
+            self._helpers.remove(helper)  # it died: try another, else hash here
             helper.close()
-        done += self.drain()
-        done.append((key, hash_batch(items)))  # every helper died: hash here
+        done.append((key, hash_batch(items)))
         return done
 
     def drain(self) -> list[tuple[object, list]]:
-        out = []
-        while self._pending:
-            out.append(self._collect())
-        return out
+        """Wait for every batch still with a helper."""
+        return [self._collect(*self._pending[0]) for _ in range(len(self._pending))]
 
 
 if __name__ == "__main__":

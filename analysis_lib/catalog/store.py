@@ -21,9 +21,11 @@ backends, so rows copy between them unchanged (``rarehub catalog migrate``, ``sn
 from __future__ import annotations
 
 import contextlib
+import csv
 import fnmatch
 import functools
 import hashlib
+import io
 import json
 import numbers
 import operator
@@ -63,7 +65,13 @@ __all__ = [
 ]
 
 _CHUNK_BYTES = 1 << 20
-_SCAN_BATCH = 2000  # files per scan transaction: ~10 ms each, so other writers barely wait
+# Scan batches (one transaction each): at most _SCAN_BATCH files (~10 ms to insert, so other
+# writers barely wait) and about _SCAN_BATCH_BYTES (a few seconds of hashing, so a scan of big
+# files registers as it goes); the first has _SCAN_FIRST_BATCH files, later ones are sized
+# from the bytes per file seen so far.
+_SCAN_BATCH = 2000
+_SCAN_BATCH_BYTES = 256 << 20
+_SCAN_FIRST_BATCH = 64
 _IN_CHUNK = 500  # ids per IN (...) list
 
 
@@ -102,6 +110,20 @@ _DATASET, _RUN, _PATH, _VOLUME, _SIZE, _SHA, _FORMAT, _START, _END, _ADDED, _VER
 )
 assert _FILE_COLUMNS[_PATH] == "path", _FILE_COLUMNS
 assert _FILE_COLUMNS[_META] == "metadata", _FILE_COLUMNS
+
+
+_COPY_MIN_ROWS = 50  # a batch this big goes to PostgreSQL by COPY
+# COPY … (FORMAT csv): the csv module quotes every field (in C; a lone carriage return, for
+# one, must be quoted) and writes None as "", which FORCE_NULL reads as NULL in the nullable
+# columns (none of which ever holds an empty string); elsewhere "" stays an empty string.
+_COPY_NULLABLE = ", ".join(c.name for c in files_table.c if c.name != "id" and c.nullable)
+
+
+def _copy_csv(rows: list[tuple]) -> io.StringIO:
+    out = io.StringIO()
+    csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+    out.seek(0)
+    return out
 
 
 def _scan_helpers() -> int:
@@ -338,6 +360,7 @@ class Catalog:
         self._depth = 0
         # the folder relative paths hang from, resolved, with a trailing "/"
         self._real_root = (os.path.realpath(root).rstrip("/") + "/") if root is not None else None
+        self._copy_ready: bool | None = None  # PostgreSQL: may this session COPY via a temp table
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -973,25 +996,58 @@ class Catalog:
         return ids
 
     def _insert_values_postgresql(self, values: list[tuple]) -> list[int | None]:
-        """psycopg2's ``execute_values``: the batch as one ``INSERT … VALUES (…), (…)
-        ON CONFLICT (path) DO NOTHING RETURNING id, path`` built by the driver (SQLAlchemy's
-        per-row parameter processing cost more than the server's work), on the catalog's
-        connection, so inside the caller's transaction."""
+        """A batch into PostgreSQL: ``COPY`` into a temporary table, then one ``INSERT …
+        SELECT … ON CONFLICT (path) DO NOTHING RETURNING id, path`` (6× faster than a
+        multi-row ``VALUES`` list for 2000 rows: the server parses and plans one short
+        statement). Small batches, or a role without the TEMP privilege, use psycopg2's
+        ``execute_values``. On the catalog's connection, so inside the caller's
+        transaction."""
         import psycopg2
         from psycopg2.extras import execute_values
 
-        sql = (
-            f"INSERT INTO files ({', '.join(_FILE_COLUMNS)}) VALUES %s"
-            " ON CONFLICT (path) DO NOTHING RETURNING id, path"
-        )
+        columns = ", ".join(_FILE_COLUMNS)
         with self._lock:
             try:
                 with self._dbapi().cursor() as cur:
-                    found = execute_values(cur, sql, values, page_size=len(values), fetch=True)
+                    if len(values) >= _COPY_MIN_ROWS and self._copy_table(cur):
+                        cur.copy_expert(
+                            f"COPY rarehub_files_in ({columns}) FROM STDIN WITH (FORMAT csv,"
+                            f" FORCE_NULL ({_COPY_NULLABLE}))",
+                            _copy_csv(values),
+                        )
+                        cur.execute(
+                            f"INSERT INTO files ({columns}) SELECT {columns} FROM"
+                            " rarehub_files_in ON CONFLICT (path) DO NOTHING RETURNING id, path"
+                        )
+                        found = cur.fetchall()
+                        cur.execute("DELETE FROM rarehub_files_in")  # (outer transactions)
+                    else:
+                        found = execute_values(
+                            cur,
+                            f"INSERT INTO files ({columns}) VALUES %s"
+                            " ON CONFLICT (path) DO NOTHING RETURNING id, path",
+                            values, page_size=len(values), fetch=True,
+                        )  # fmt: skip
             except psycopg2.Error as e:
-                raise self._error(sa.exc.DBAPIError(sql, None, e)) from None
+                raise self._error(sa.exc.DBAPIError("INSERT INTO files", None, e)) from None
         by_path = {path: fid for fid, path in found}
         return [by_path.get(v[_PATH]) for v in values]
+
+    def _copy_table(self, cur) -> bool:
+        """Make this session's temporary table for bulk inserts (once); False when the role
+        may not create temporary tables (a site can revoke TEMP from PUBLIC). Asked before
+        trying: a failed statement would abort the caller's transaction."""
+        if self._copy_ready is None:
+            cur.execute("SELECT has_database_privilege(current_database(), 'TEMP')")
+            self._copy_ready = bool(cur.fetchone()[0])
+        if self._copy_ready:
+            # Inside the caller's transaction: if it rolls back, so does the table's
+            # creation, hence IF NOT EXISTS every time (a no-op once it exists).
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS rarehub_files_in ON COMMIT DELETE ROWS AS"
+                f" SELECT {', '.join(_FILE_COLUMNS)} FROM files WITH NO DATA"
+            )
+        return self._copy_ready
 
     def _insert_values_sqlite(self, values: list[tuple]) -> list[int | None]:
         """The driver's own ``executemany`` (SQLite runs in this process: ~10× less overhead
@@ -1194,21 +1250,30 @@ class Catalog:
             if own_real is not None and real_parent + name == own_real:
                 continue
             candidates.append((full, stored_parent + name, volume, False, fmt, run))
-        # Hashing overlaps registering: helper processes hash batch i+1 while this process
-        # registers batch i (hashing.py). The database connection stays here.
-        batches = [candidates[i : i + _SCAN_BATCH] for i in range(0, len(candidates), _SCAN_BATCH)]
-        helpers = _scan_helpers() if len(batches) > 1 else 0
+        # Hashing overlaps registering: helper processes hash the next batch while this
+        # process registers the last one, and when every helper is still busy (big files)
+        # this process hashes a batch itself (hashing.py). The database connection stays here.
+        helpers = _scan_helpers() if len(candidates) > _SCAN_FIRST_BATCH else 0
         added: list[tuple[int, int | None, tuple]] = []
         runs_info: dict[int, tuple[int, str, str | None]] = {}
         register = functools.partial(self._register_scanned, ds=ds, run_type=run_type,
                                      detector=detector, runs_info=runs_info)  # fmt: skip
+        seen_files = seen_bytes = 0
+        size, i = _SCAN_FIRST_BATCH, 0
         with HashPipeline(helpers) as pipeline:
-            for batch in batches:
+            while i < len(candidates):
+                batch = candidates[i : i + size]
+                i += len(batch)
                 known = self._catalogued([c[1] for c in batch])
                 todo = [c for c in batch if c[1] not in known]
-                if todo:
-                    for done, hashes in pipeline.submit(todo, [(c[0], c[3]) for c in todo]):
-                        added += register(done, hashes)
+                if not todo:
+                    continue
+                for done, hashes in pipeline.submit(todo, [(c[0], c[3]) for c in todo]):
+                    added += register(done, hashes)
+                    seen_files += len(hashes)
+                    seen_bytes += sum(h[1] for h in hashes if h is not None)
+                    per_file = max(seen_bytes / seen_files, 1.0)
+                    size = max(1, min(_SCAN_BATCH, int(_SCAN_BATCH_BYTES / per_file)))
             for done, hashes in pipeline.drain():
                 added += register(done, hashes)
         return self._added_frame(added, dataset, runs_info)

@@ -318,16 +318,31 @@ def test_reader_role_reads_writer_role_writes(postgres_server, tmp_path):
         writer.add_run("d", 1, run_type="physics")
         writer.add_file(f, dataset="d", run=1)
         writer.record_deletion("/r/x.parquet", size_bytes=1, reason="test")
+        # a bulk scan goes by COPY through a temporary table (PUBLIC may create them) …
+        for k in range(60):
+            make_file(tmp_path / "bulk" / f"run2_{k:02d}.csv", f"{k}\n".encode())
+        assert len(writer.scan(tmp_path / "bulk", dataset="d")) == 60
+    # … and where a site revoked TEMP, by a multi-row INSERT: same result
+    postgres_server.psql(f"REVOKE TEMPORARY ON DATABASE {db} FROM PUBLIC")
+    with Catalog.open(postgres_server.url(db, "cat_writer")) as writer:
+        for k in range(60):
+            make_file(tmp_path / "bulk2" / f"run3_{k:02d}.csv", f"{k}\n".encode())
+        assert len(writer.scan(tmp_path / "bulk2", dataset="d")) == 60
+        assert writer._copy_ready is False
+        assert len(writer.files(dataset="d")) == 121
     with Catalog.open(postgres_server.url(db, "cat_reader")) as reader:  # not even asked ro
-        assert reader.files()["sha256"].tolist() == [sha256_file(f)]
+        assert reader.files(run=1)["sha256"].tolist() == [sha256_file(f)]
         with pytest.raises(CatalogError, match="refuses this write"):
             reader.add_run("d", 2, run_type="physics")
         with pytest.raises(CatalogError, match="refuses this write"):
             reader.set_quality("d", 1, "bad")
     # the storage monitor reads the server through the same API, as the read-only role
     _, usage, growth = catalog_storage(postgres_server.url(db, "cat_reader"))
-    assert usage[["dataset", "size_bytes", "n_files"]].values.tolist() == [["d", 2, 1]]
-    assert growth["files_added"].tolist() == [1]
+    bulk_bytes = sum(len(f"{k}\n") for k in range(60)) * 2
+    assert usage[["dataset", "size_bytes", "n_files"]].values.tolist() == [
+        ["d", 2 + bulk_bytes, 121]
+    ]
+    assert growth["files_added"].sum() == 121
     reader = Catalog.open(postgres_server.url(db, "cat_reader"), readonly=True)
     with reader, pytest.raises(CatalogError, match="open read-only"):
         reader.add_run("d", 2, run_type="physics")
