@@ -26,6 +26,7 @@ import functools
 import hashlib
 import json
 import numbers
+import operator
 import os
 import random
 import re
@@ -45,6 +46,7 @@ from sqlalchemy.pool import StaticPool
 
 from .connect import is_server_url, redact, sqlalchemy_url, upgrade_schema
 from .constants import FORMATS_BY_SUFFIX, QUALITIES, RUN_TYPES
+from .hashing import HashPipeline
 from .schema import SCHEMA_HEAD, SCHEMA_VERSION
 from .schema import files as files_table
 from .schema import runs as runs_table
@@ -61,7 +63,7 @@ __all__ = [
 ]
 
 _CHUNK_BYTES = 1 << 20
-_SCAN_BATCH = 500  # files per scan transaction: each a few ms, so other writers barely wait
+_SCAN_BATCH = 2000  # files per scan transaction: ~10 ms each, so other writers barely wait
 _IN_CHUNK = 500  # ids per IN (...) list
 
 
@@ -92,32 +94,24 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-# Opening a file to hash during a scan: never follows a symlink put there since the listing,
-# never blocks on a FIFO (the fstat then refuses anything but a regular file).
-_SCAN_OPEN = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+#: The files table's columns but ``id``, in table order: the row tuples of the bulk inserts.
+_FILE_COLUMNS = tuple(c.name for c in files_table.c if c.name != "id")
+_file_values_of = operator.itemgetter(*_FILE_COLUMNS)
+_DATASET, _RUN, _PATH, _VOLUME, _SIZE, _SHA, _FORMAT, _START, _END, _ADDED, _VERIFIED, _META = (
+    range(len(_FILE_COLUMNS))
+)
+assert _FILE_COLUMNS[_PATH] == "path", _FILE_COLUMNS
+assert _FILE_COLUMNS[_META] == "metadata", _FILE_COLUMNS
 
 
-def _scan_hash(path: str, *, follow: bool = False) -> tuple[str, int] | None:
-    """(SHA-256, bytes hashed) of one regular file for :meth:`Catalog.scan`, or None when it
-    vanished or is no longer a regular file. One ``open``/``fstat``/``read``…/``close`` per
-    file and no Python file object: for small files the per-file overhead is the cost."""
+def _scan_helpers() -> int:
+    """Helper processes for a big scan's hashing: the cores this process may use, less the
+    one it runs on (a Slurm job's allocation, not the machine's), at most 4; none on 1."""
     try:
-        fd = os.open(path, _SCAN_OPEN & ~os.O_NOFOLLOW if follow else _SCAN_OPEN)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        h = hashlib.sha256()
-        n = 0
-        while chunk := os.read(fd, _CHUNK_BYTES):
-            h.update(chunk)
-            n += len(chunk)
-        return h.hexdigest(), n
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(0, min(4, cores - 1))
 
 
 def _scan_listing(directory: Path, pattern: str) -> list[tuple[str, str, str, bool]] | None:
@@ -426,6 +420,9 @@ class Catalog:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
+            # 32 MiB of page cache (default 2 MiB): a big scan's inserts keep the path
+            # index in memory (allocated only as pages are used).
+            conn.execute("PRAGMA cache_size=-32768")
         except sqlite3.DatabaseError as e:
             conn.close()
             raise CatalogError(
@@ -952,29 +949,34 @@ class Catalog:
         }
 
     def _insert_files(self, rows: list[dict], *, skip_existing: bool) -> list[int]:
-        """Insert prepared file rows and count them in the growth history (inside a
-        transaction). Returns the new ids; already-catalogued paths are skipped or refused.
-
-        One multi-row ``INSERT … ON CONFLICT (path) DO NOTHING RETURNING`` per batch: a path
-        another writer registered first is simply not returned, never duplicated.
-        """
-        columns = [c.name for c in files_table.c if c.name != "id"]
-        if self.backend == "sqlite":
-            inserted = self._insert_files_sqlite(rows, columns)
-        else:
-            inserted = self._insert_files_postgresql(rows, columns)
-        ids, growth = [], {}
-        for row in rows:
-            new = inserted.get(row["path"])
+        """Insert prepared file rows (dicts) inside a transaction; set and return their new
+        ids. Already-catalogued paths are skipped or refused."""
+        ids = self._insert_file_values([_file_values_of(r) for r in rows])
+        out = []
+        for row, new in zip(rows, ids, strict=True):
             if new is None:
                 if skip_existing:
                     continue
                 raise CatalogError(f"{row['path']} is already in the catalog {self.path}")
             row["id"] = new
-            ids.append(new)
-            key = (row["added_utc"][:10], row["dataset_id"], row["volume"])
-            b, n = growth.get(key, (0, 0))
-            growth[key] = (b + row["size_bytes"], n + 1)
+            out.append(new)
+        return out
+
+    def _insert_file_values(self, values: list[tuple]) -> list[int | None]:
+        """Insert file rows (tuples in :data:`_FILE_COLUMNS` order) inside a transaction and
+        count the inserted ones in the growth history. Returns each row's new id, or None
+        where another writer registered that path first (``ON CONFLICT (path) DO NOTHING``:
+        never a duplicate)."""
+        if self.backend == "sqlite":
+            ids = self._insert_values_sqlite(values)
+        else:
+            ids = self._insert_values_postgresql(values)
+        growth: dict[tuple, tuple[int, int]] = {}
+        for v, new in zip(values, ids, strict=True):
+            if new is not None:
+                key = (v[_ADDED][:10], v[_DATASET], v[_VOLUME])
+                nbytes, nfiles = growth.get(key, (0, 0))
+                growth[key] = (nbytes + v[_SIZE], nfiles + 1)
         for (day, ds, volume), (nbytes, nfiles) in growth.items():
             self._x(
                 "INSERT INTO growth (day, dataset_id, volume, bytes_added, files_added)"
@@ -985,7 +987,7 @@ class Catalog:
             )
         return ids
 
-    def _insert_files_postgresql(self, rows: list[dict], columns: list[str]) -> dict[str, int]:
+    def _insert_values_postgresql(self, values: list[tuple]) -> list[int | None]:
         """psycopg2's ``execute_values``: the batch as one ``INSERT … VALUES (…), (…)
         ON CONFLICT (path) DO NOTHING RETURNING id, path`` built by the driver (SQLAlchemy's
         per-row parameter processing cost more than the server's work), on the catalog's
@@ -994,49 +996,48 @@ class Catalog:
         from psycopg2.extras import execute_values
 
         sql = (
-            f"INSERT INTO files ({', '.join(columns)}) VALUES %s"
+            f"INSERT INTO files ({', '.join(_FILE_COLUMNS)}) VALUES %s"
             " ON CONFLICT (path) DO NOTHING RETURNING id, path"
         )
         with self._lock:
             try:
                 with self._dbapi().cursor() as cur:
-                    found = execute_values(
-                        cur, sql, [tuple(map(r.get, columns)) for r in rows],
-                        page_size=len(rows), fetch=True,
-                    )  # fmt: skip
+                    found = execute_values(cur, sql, values, page_size=len(values), fetch=True)
             except psycopg2.Error as e:
                 raise self._error(sa.exc.DBAPIError(sql, None, e)) from None
-        return {path: fid for fid, path in found}
+        by_path = {path: fid for fid, path in found}
+        return [by_path.get(v[_PATH]) for v in values]
 
-    def _insert_files_sqlite(self, rows: list[dict], columns: list[str]) -> dict[str, int]:
+    def _insert_values_sqlite(self, values: list[tuple]) -> list[int | None]:
         """The driver's own ``executemany`` (SQLite runs in this process: ~10× less overhead
-        per row than a compiled multi-row statement), then the new ids by path. A row is ours
-        when its time stamp and checksum are the ones we wrote (``DO NOTHING`` kept a row
-        another writer registered first)."""
+        per row than a compiled multi-row statement) with ids chosen here: inside
+        ``BEGIN IMMEDIATE`` this connection alone writes, so the ids above the current
+        largest are free, and those present afterwards are exactly the rows inserted."""
         raw = self._dbapi()
         sql = (
-            f"INSERT INTO files ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+            f"INSERT INTO files (id, {', '.join(_FILE_COLUMNS)})"
+            f" VALUES ({', '.join('?' * (len(_FILE_COLUMNS) + 1))})"
             " ON CONFLICT (path) DO NOTHING"
         )
-        ours = {r["path"]: (r["added_utc"], r["sha256"]) for r in rows}
-        inserted: dict[str, int] = {}
         with self._lock:
+            if not raw.in_transaction:  # the ids below rely on holding the write lock
+                raise CatalogError(f"catalog {self.path}: files are inserted in a transaction")
             try:
-                raw.executemany(sql, [tuple(map(r.get, columns)) for r in rows])
-                paths = list(ours)
-                for i in range(0, len(paths), _IN_CHUNK):
-                    chunk = paths[i : i + _IN_CHUNK]
-                    found = raw.execute(
-                        "SELECT id, path, added_utc, sha256 FROM files WHERE path IN"
-                        f" ({', '.join('?' * len(chunk))})",
-                        chunk,
-                    ).fetchall()
-                    for fid, path, added, sha in found:
-                        if ours[path] == (added, sha):
-                            inserted[path] = fid
+                (top,) = raw.execute("SELECT COALESCE(MAX(id), 0) FROM files").fetchone()
+                before = raw.total_changes
+                raw.executemany(sql, [(top + k, *v) for k, v in enumerate(values, 1)])
+                ids = range(top + 1, top + 1 + len(values))
+                if raw.total_changes - before == len(values):  # all inserted: the usual case
+                    return list(ids)
+                present = {
+                    fid
+                    for (fid,) in raw.execute(
+                        "SELECT id FROM files WHERE id >= ? AND id <= ?", (ids[0], ids[-1])
+                    )
+                }
             except sqlite3.Error as e:
                 raise CatalogError(f"catalog {self.path}: {e}") from None
-        return inserted
+        return [i if i in present else None for i in ids]
 
     def add_file(
         self,
@@ -1146,8 +1147,9 @@ class Catalog:
         that do not exist yet are created with ``run_type``. Files whose format cannot be
         inferred are skipped. Returns the added files (as :meth:`files` does).
 
-        Files are hashed outside any transaction and registered in short transactions of a
-        few hundred files, so other writers never wait for this scan's disk reads. A scan
+        Files are hashed outside any transaction and registered in short transactions of up
+        to 2000 files, so other writers never wait for this scan's disk reads; a big scan
+        hashes in helper processes while it registers (:mod:`.hashing`). A scan
         interrupted part-way keeps what it registered; running it again adds the rest.
         Files another writer registers meanwhile are skipped, not duplicated.
         """
@@ -1175,98 +1177,136 @@ class Catalog:
                 if not stat.S_ISDIR(mode):
                     listing.append((str(p), str(p.parent), p.name, stat.S_ISLNK(mode)))
         listing.sort()
-        candidates: list[tuple[str, str, str, bool]] = []
-        folders: dict[str, tuple[str, str]] = {}
+        # (path, stored path, volume, follow symlink, format, run number)
+        candidates: list[tuple[str, str, str, bool, str, int | None]] = []
+        folders: dict[str, tuple[str, str, str]] = {}
+        own_name = own.name if own is not None else None
         for full, folder, name, is_link in listing:
             dot = name.rfind(".")
-            if dot < 0 or name[dot:].lower() not in FORMATS_BY_SUFFIX:
+            fmt = FORMATS_BY_SUFFIX.get(name[dot:].lower()) if dot >= 0 else None
+            if fmt is None or (own_name is not None and name.startswith(own_name)):
                 continue
-            if own is not None and name.startswith(own.name):
-                continue
+            m = rx.search(name)  # (the name, not the folders above it)
+            run = int(m[1]) if m else None
             if is_link:
                 p = Path(full)
                 try:
                     if not p.is_file() or (own is not None and p.resolve() == own):
                         continue
-                    candidates.append((full, self._stored_path(p), _volume_of(p), True))
+                    candidates.append((full, self._stored_path(p), _volume_of(p), True, fmt, run))
                 except OSError:
                     continue
                 continue
-            if folder not in folders:
-                folders[folder] = (os.path.realpath(folder), _volume_of(Path(folder)))
-            real_parent, volume = folders[folder]
-            real = real_parent.rstrip("/") + "/" + name
-            if real == own_real:
+            known_folder = folders.get(folder)
+            if known_folder is None:
+                real_parent = os.path.realpath(folder).rstrip("/") + "/"
+                known_folder = folders[folder] = (
+                    real_parent,
+                    self._stored_real(real_parent),
+                    _volume_of(Path(folder)),
+                )
+            real_parent, stored_parent, volume = known_folder
+            if own_real is not None and real_parent + name == own_real:
                 continue
-            candidates.append((full, self._stored_real(real), volume, False))
-        added: list[dict] = []
+            candidates.append((full, stored_parent + name, volume, False, fmt, run))
+        # Hashing overlaps registering: helper processes hash batch i+1 while this process
+        # registers batch i (hashing.py). The database connection stays here.
+        batches = [candidates[i : i + _SCAN_BATCH] for i in range(0, len(candidates), _SCAN_BATCH)]
+        helpers = _scan_helpers() if len(batches) > 1 else 0
+        added: list[tuple[int, int | None, tuple]] = []
         runs_info: dict[int, tuple[int, str, str | None]] = {}
-        for i in range(0, len(candidates), _SCAN_BATCH):
-            batch = candidates[i : i + _SCAN_BATCH]
-            known = self._known_paths([c[1] for c in batch])
-            rows, runs = [], set()
-            now = _now()
-            for full, stored, volume, follow in batch:
-                if stored in known:
-                    continue
-                hashed = _scan_hash(full, follow=follow)
-                if hashed is None:  # removed or replaced since it was listed
-                    continue
-                name = full[full.rfind("/") + 1 :]
-                fmt = FORMATS_BY_SUFFIX[name[name.rfind(".") :].lower()]
-                m = rx.search(name)  # (the name, not the folders above it)
-                run = int(m.group(1)) if m else None
-                rows.append({
-                    "path": stored, "volume": volume, "size_bytes": hashed[1],
-                    "sha256": hashed[0], "format": fmt,
-                    "start_utc": None, "end_utc": None, "added_utc": now, "verified_utc": now,
-                    "metadata": "{}", "dataset_id": ds, "run_number": run,
-                })  # fmt: skip
-                if run is not None:
-                    runs.add(run)
-            if not rows:
-                continue
-            with self.transaction():
-                info = self._ensure_runs(ds, sorted(runs), run_type=run_type, detector=detector)
-                runs_info.update(info)
-                for row in rows:
-                    run = row["run_number"]
-                    row["run_id"] = info[run][0] if run is not None else None
-                self._insert_files(rows, skip_existing=True)
-            added += [row for row in rows if "id" in row]
+        register = functools.partial(self._register_scanned, ds=ds, run_type=run_type,
+                                     detector=detector, runs_info=runs_info)  # fmt: skip
+        with HashPipeline(helpers) as pipeline:
+            for batch in batches:
+                known = self._catalogued([c[1] for c in batch])
+                todo = [c for c in batch if c[1] not in known]
+                if todo:
+                    for done, hashes in pipeline.submit(todo, [(c[0], c[3]) for c in todo]):
+                        added += register(done, hashes)
+            for done, hashes in pipeline.drain():
+                added += register(done, hashes)
         return self._added_frame(added, dataset, runs_info)
 
-    def _added_frame(self, rows: list[dict], dataset: str, runs_info: dict) -> pd.DataFrame:
-        """What :meth:`files` would answer for just these new rows, without asking again."""
-        columns = [
-            *("file_id", "dataset", "run_number", "run_type", "detector", "path", "volume"),
-            *("size_bytes", "sha256", "format", "start_utc", "end_utc", "added_utc"),
-            *("verified_utc", "metadata"),
-        ]
-        none = (None, None, None)
-        df = pd.DataFrame(
-            [
-                (
-                    r["id"], dataset, r["run_number"], *runs_info.get(r["run_number"], none)[1:],
-                    r["path"], r["volume"], r["size_bytes"], r["sha256"], r["format"],
-                    r["start_utc"], r["end_utc"], r["added_utc"], r["verified_utc"],
-                    r["metadata"],
-                )
-                for r in rows
-            ],
-            columns=columns,
-        )  # fmt: skip
-        return self._finish_files_frame(df).sort_values(
-            ["run_number", "path"], na_position="first", ignore_index=True
-        )
+    def _register_scanned(
+        self,
+        todo: list[tuple],
+        hashes: list[tuple[str, int] | None],
+        *,
+        ds: int,
+        run_type: str,
+        detector: str | None,
+        runs_info: dict,
+    ) -> list[tuple[int, int | None, tuple]]:
+        """One short transaction: create the batch's missing runs, insert its files.
+        Returns (id, run number, row) of the files this scan inserted: files another writer
+        registered first, and files removed or replaced since the listing, are left out."""
+        now = _now()
+        found = [(c, h) for c, h in zip(todo, hashes, strict=True) if h is not None]
+        if not found:
+            return []
+        numbers = sorted({c[5] for c, _ in found} - {None})
+        with self.transaction():
+            info = self._ensure_runs(ds, numbers, run_type=run_type, detector=detector)
+            runs_info.update(info)
+            run_id = {n: i[0] for n, i in info.items()}
+            values = [
+                (ds, run_id.get(c[5]), c[1], c[2], h[1], h[0], c[4], None, None, now, now, "{}")
+                for c, h in found
+            ]
+            ids = self._insert_file_values(values)
+        return [(new, c[5], v) for new, (c, _), v in zip(ids, found, values, strict=True)
+                if new is not None]  # fmt: skip
 
-    def _known_paths(self, stored: list[str]) -> set[str]:
-        known: set[str] = set()
-        for i in range(0, len(stored), _IN_CHUNK):
-            f = _Filter()
-            f.isin("path", stored[i : i + _IN_CHUNK])
-            known |= {r[0] for r in self._q("SELECT path FROM files" + f.sql(), f.params)}
-        return known
+    def _added_frame(self, added: list[tuple], dataset: str, runs_info: dict) -> pd.DataFrame:
+        """What :meth:`files` would answer for just these new files, without asking again
+        (built column by column, paths made absolute here: a scan may add 100 000 rows)."""
+        root = None if self.root is None else str(self.root).rstrip("/") + "/"
+        ids, numbers, values = zip(*added, strict=True) if added else ((), (), ())
+        column = dict(zip(_FILE_COLUMNS, zip(*values, strict=True), strict=True)) if values else {
+            c: () for c in _FILE_COLUMNS
+        }  # fmt: skip
+        kinds = {n: info[1:] for n, info in runs_info.items()}
+        none = (None, None)
+        df = pd.DataFrame({
+            "file_id": pd.array(ids, dtype="int64"),
+            "dataset": [dataset] * len(ids),
+            "run_number": pd.array(numbers, dtype="Int64"),
+            "run_type": [kinds.get(n, none)[0] for n in numbers],
+            "detector": [kinds.get(n, none)[1] for n in numbers],
+            "path": column["path"] if root is None else [
+                p if p.startswith("/") else root + p for p in column["path"]
+            ],
+            **{c: column[c] for c in ("volume", "size_bytes", "sha256", "format", "start_utc",
+                                      "end_utc", "added_utc", "verified_utc")},
+            "metadata": [{} for _ in ids],  # scan records no metadata
+        })  # fmt: skip
+        df["size_bytes"] = df["size_bytes"].astype("int64")
+        df = self._times(df, ["start_utc", "end_utc", "added_utc", "verified_utc"])
+        return df.sort_values(["run_number", "path"], na_position="first", ignore_index=True)
+
+    def _catalogued(self, stored: list[str]) -> set[str]:
+        """Which of these stored paths are catalogued: one indexed query per batch, through
+        the driver (SQLAlchemy's per-parameter work cost more than the lookup)."""
+        if not stored:
+            return set()
+        with self._lock:
+            raw = self._dbapi()
+            try:
+                if self.backend == "postgresql":
+                    with raw.cursor() as cur:
+                        cur.execute("SELECT path FROM files WHERE path = ANY(%s)", (stored,))
+                        return {r[0] for r in cur.fetchall()}
+                found: set[str] = set()
+                for i in range(0, len(stored), _IN_CHUNK):
+                    chunk = stored[i : i + _IN_CHUNK]
+                    found.update(r[0] for r in raw.execute(
+                        f"SELECT path FROM files WHERE path IN ({', '.join('?' * len(chunk))})",
+                        chunk,
+                    ))  # fmt: skip
+                return found
+            except Exception as e:  # the driver's own error types (sqlite3 / psycopg2)
+                raise CatalogError(f"catalog {self.path}: {_first_line(e)}") from None
 
     def _ensure_runs(
         self, ds: int, numbers: list[int], *, run_type: str, detector: str | None

@@ -214,11 +214,14 @@ class ScdmsFile(MidasFile):
         }
 
     def pulse_onset(self) -> PulseOnset | None:
-        """The phonon pulse onset measured on this file's physics triggers (one pass over
-        the file, :class:`PulseOnsetMeter`); None if there is no clear pulse to measure."""
+        """The phonon pulse onset measured on this file's first physics triggers (up to
+        :attr:`PulseOnsetMeter.MAX_TRIGGERS`: the file is read only that far);
+        None if there is no clear pulse to measure."""
         meter = PulseOnsetMeter()
         for event in self.events(trigger_type="physics"):
             meter.add(event)
+            if meter.full:
+                break
         return meter.result()
 
     def events(self, *, trigger_type: str | None = None) -> Iterator[ScdmsEvent]:  # type: ignore[override]
@@ -423,8 +426,10 @@ class PulseOnset:
 class PulseOnsetMeter:
     """Measure where the phonon pulse rises in the on-pulse window of physics triggers.
 
-    Feed events with :meth:`add` (others than physics triggers are ignored), then
-    :meth:`result`. Method (``METHOD``): each physics trigger's phonon channels, minus each
+    Feed events with :meth:`add` (others than physics triggers, and those after the first
+    ``MAX_TRIGGERS``, are ignored: the mean of a thousand pulses places the onset, and the
+    steps' pass that measures it before processing stays short), then :meth:`result`.
+    Method (``METHOD``): each physics trigger's phonon channels, minus each
     channel's baseline (the median of its pre-pulse samples; without pre-pulse samples, of
     its on-pulse samples before the DAQ trigger), summed over channels and averaged over
     triggers; smoothed with the kernel [¼, ½, ¼] (which removes the sample-to-sample
@@ -437,7 +442,10 @@ class PulseOnsetMeter:
     trigger's sample, or a peak below ``min_snr`` × the rms of the mean before the rise.
     """
 
-    METHOD = "mean phonon sum of physics triggers, leading edge 10-50 % to baseline/1"
+    METHOD = (
+        "mean phonon sum of the first <= 1000 physics triggers, leading edge 10-50 % to baseline/1"
+    )
+    MAX_TRIGGERS = 1000
 
     def __init__(self, *, min_snr: float = 10.0):
         self.min_snr = min_snr
@@ -445,8 +453,13 @@ class PulseOnsetMeter:
         self._n = 0
         self._trigger = 0
 
+    @property
+    def full(self) -> bool:
+        """Whether ``MAX_TRIGGERS`` physics triggers are in (later ones are ignored)."""
+        return self._n >= self.MAX_TRIGGERS
+
     def add(self, event: ScdmsEvent) -> None:
-        if event.trigger_type != "physics":
+        if event.trigger_type != "physics" or self.full:
             return
         idx = phonon_channels(event)
         if not idx:

@@ -694,6 +694,10 @@ def test_real_supercdms_data_finds_the_run_the_pulse_and_reads_a_new_format(
         "sum_peak_ADC": "float(np.convolve(channel_sum, np.ones(16) / 16, 'same').max())",
         "step_amplitude_ADC": "float(step_of.of_amplitude.iloc[0])",
         "step_sigma_ADC": "float(step_of.of_sigma.iloc[0])",
+        "step_delay_samples": "float(step_of.of_delay_s.iloc[0] * fs_Hz)",
+        "step_options": "sorted(template_options)",
+        "onset_samples": "float(meta['phonon_pulse_onset']['on_pulse_sample'])",
+        "fit_onset_samples": "float(t0_s * fs_Hz)",
         "step_n_traces": "int(step_psd.n_traces.iloc[0])",
         "step_source": "{k: source[k] for k in ('files', 'format')}",
         "sensor_peaks": "[int(r.samples.max()) for r in parsed.records]",
@@ -728,6 +732,11 @@ def test_real_supercdms_data_finds_the_run_the_pulse_and_reads_a_new_format(
     # sampled at whole samples and their PSD drops each piece's mean), the file in the lineage
     assert res["step_n_traces"] == 32
     assert res["step_amplitude_ADC"] == pytest.approx(res["amplitude_ADC"], rel=0.02)
+    # no onset passed by hand: the steps' template sits at the onset ingest measured in the
+    # file, where the fitted template starts too, so the OF needs no delay
+    assert "pretrigger_fraction" not in res["step_options"]
+    assert res["onset_samples"] == pytest.approx(res["fit_onset_samples"], abs=4)
+    assert abs(res["step_delay_samples"]) <= 1
     assert res["step_sigma_ADC"] == pytest.approx(res["sigma_ADC"], rel=0.05)
     assert res["step_source"] == {"files": ["51230216_125838_F0001.mid.gz"], "format": "midas"}
     # the user's own format: the file the notebook wrote, read here with struct

@@ -13,8 +13,7 @@ import sqlite3
 
 import pytest
 
-import analysis_lib.catalog.store as store
-from analysis_lib.catalog import Catalog, CatalogError, sha256_file
+from analysis_lib.catalog import Catalog, CatalogError, hashing, sha256_file
 
 
 def make_file(path, payload: bytes):
@@ -33,7 +32,7 @@ def test_another_writer_can_commit_while_scan_hashes(catalog_target, tmp_path, m
     for n in range(3):
         make_file(data / f"run{n}.csv", b"1,2,3\n" * 100)
     probes = []
-    real_hash = store._scan_hash  # what scan hashes each file with
+    real_hash = hashing.scan_hash  # what scan hashes each file with (in this process: a small scan)
 
     def hash_with_probe(path, **kwargs):
         try:
@@ -45,7 +44,7 @@ def test_another_writer_can_commit_while_scan_hashes(catalog_target, tmp_path, m
         return real_hash(path, **kwargs)
 
     with Catalog.open(catalog_target) as cat:
-        monkeypatch.setattr(store, "_scan_hash", hash_with_probe)
+        monkeypatch.setattr(hashing, "scan_hash", hash_with_probe)
         added = cat.scan(data, dataset="d", run_type="physics")
         monkeypatch.undo()
         assert len(added) == 3

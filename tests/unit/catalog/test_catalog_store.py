@@ -1,4 +1,5 @@
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -187,7 +188,7 @@ WRITER = textwrap.dedent(
     from analysis_lib.catalog import Catalog
     cat = Catalog.open(sys.argv[1])
     with cat.transaction():
-        for n in range(100, 500):  # ~12 MB: more than the page cache holds
+        for n in range(100, 1600):  # ~45 MB: more than the page cache (32 MiB) holds
             cat.add_run("d", n, run_type="physics", metadata={"pad": "x" * 30_000})
         print("inside", flush=True)
         sys.stdin.readline()  # parent kills us here, mid-transaction
@@ -327,7 +328,7 @@ def test_scan_registers_what_glob_lists_and_never_follows_a_swapped_link_or_bloc
     not a symlinked folder's content, a FIFO or a folder named like a file."""
     import os
 
-    import analysis_lib.catalog.store as store
+    from analysis_lib.catalog import hashing
 
     data = tmp_path / "data"
     for rel in ("run1.bin", ".run2.bin", "sub/run3.bin", "sub/deeper/run4.csv", "run8.txt"):
@@ -350,6 +351,62 @@ def test_scan_registers_what_glob_lists_and_never_follows_a_swapped_link_or_bloc
     for path, sha, size in zip(added["path"], added["sha256"], added["size_bytes"], strict=True):
         assert (sha, size) == (sha256_file(path), Path(path).stat().st_size)
     # A regular file swapped for a symlink after the listing is not followed.
-    assert store._scan_hash(str(data / "run5.bin")) is None
-    assert store._scan_hash(str(data / "run5.bin"), follow=True)[0] == sha256_file(outside)
-    assert store._scan_hash(str(data / "fifo6.bin")) is None
+    assert hashing.scan_hash(str(data / "run5.bin")) is None
+    assert hashing.scan_hash(str(data / "run5.bin"), follow=True)[0] == sha256_file(outside)
+    assert hashing.scan_hash(str(data / "fifo6.bin")) is None
+
+
+def test_a_big_scan_hashes_in_helper_processes_with_the_same_answer(
+    catalog_target, tmp_path, monkeypatch
+):
+    """Several batches: helper processes hash (hashing.py) while the catalog registers; the
+    answer is the one hashing in this process gives, file by file."""
+    import analysis_lib.catalog.store as store
+
+    monkeypatch.setattr(store, "_SCAN_BATCH", 4)
+    data = tmp_path / "data"
+    for k in range(23):
+        make_file(data / f"run{k % 3}_{k:03d}.bin", os.urandom(100 + k))
+    started = []
+    real_pipeline = store.HashPipeline
+
+    def counting_pipeline(helpers):
+        started.append(helpers)
+        return real_pipeline(helpers)
+
+    monkeypatch.setattr(store, "HashPipeline", counting_pipeline)
+    monkeypatch.setattr(store, "_scan_helpers", lambda: 2)
+    with Catalog.open(catalog_target) as cat:
+        added = cat.scan(data, dataset="d")
+        assert started == [2]
+        assert len(added) == 23
+        for path, sha, size in zip(
+            added["path"], added["sha256"], added["size_bytes"], strict=True
+        ):
+            assert (sha, size) == (sha256_file(path), Path(path).stat().st_size)
+        assert added["run_number"].tolist() == sorted(added["run_number"].tolist())
+        assert set(added["run_type"]) == {"physics"}
+        files = cat.files(dataset="d")
+        assert sorted(files["file_id"]) == sorted(added["file_id"])
+        assert (
+            files.set_index("path")["sha256"].to_dict()
+            == added.set_index("path")["sha256"].to_dict()
+        )
+        assert cat.scan(data, dataset="d").empty  # a second scan adds nothing
+
+
+def test_a_helper_that_dies_is_replaced_by_hashing_here(tmp_path):
+    from analysis_lib.catalog.hashing import HashPipeline, hash_batch
+
+    files = [make_file(tmp_path / f"f{k}.bin", os.urandom(50 * k)) for k in range(6)]
+    items = [(str(f), False) for f in files]
+    with HashPipeline(1) as pipeline:
+        assert pipeline.submit("a", items[:3]) == []  # sent to the helper
+        helper = pipeline._helpers[0]
+        helper.proc.kill()
+        helper.proc.wait()
+        done = pipeline.submit("b", items[3:]) + pipeline.drain()
+        assert not pipeline._helpers  # the dead helper is gone
+    assert [key for key, _ in done] == ["a", "b"]
+    assert [h for _, hashes in done for h in hashes] == hash_batch(items)
+    assert [h[0] for h in hash_batch(items)] == [sha256_file(f) for f in files]

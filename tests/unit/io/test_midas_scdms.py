@@ -310,3 +310,19 @@ def test_odb_without_the_offset_gives_none_and_bad_offsets_are_named(tmp_path, r
         assert bad in msg
         assert "[0, 1024)" in msg
         assert str(f) in msg
+
+
+def test_the_onset_pass_reads_only_the_first_physics_triggers(tmp_path, raw, monkeypatch):
+    from analysis_lib.io.scdms import PulseOnsetMeter
+
+    # the physics event three times, then a cut-off event: reading it all fails, the onset
+    # pass stops after MAX_TRIGGERS (2 here) and never reaches the damage
+    physics = raw[EV2:]
+    f = tmp_path / "long.mid"
+    f.write_bytes(raw + physics * 2 + physics[:100])
+    monkeypatch.setattr(PulseOnsetMeter, "MAX_TRIGGERS", 2)
+    with pytest.raises(MidasError, match="truncated"):
+        list(open_scdms(f).events())
+    onset = open_scdms(f).pulse_onset()
+    assert onset.n_triggers == 2
+    assert onset.on_pulse_sample == pytest.approx(open_scdms(REAL).pulse_onset().on_pulse_sample)

@@ -20,6 +20,7 @@ from analysis_lib.cli import main
 from analysis_lib.ingest import ingest_midas
 from analysis_lib.io.midas import MidasError
 from analysis_lib.io.scdms import FORMATS, PulseOnsetMeter, open_scdms
+from analysis_lib.pulses.features import compute_features
 from analysis_lib.pulses.noise import calc_psd
 from analysis_lib.pulses.optimal_filter import OptimalFilter
 from analysis_lib.pulses.simulate import pulse_template
@@ -94,7 +95,20 @@ def test_steps_equal_the_library_on_the_same_events(ingested, direct):
     # the window convention puts the pulse where the template is: a clear, in-window fit
     assert amp["of_amplitude"].iloc[0] > 20 * amp["of_sigma"].iloc[0]
     assert abs(amp["of_delay_s"].iloc[0]) < w / fs
-    assert len(pipe.load("features", run)) == 1
+    # features: the library's on the same window, the pre-trigger region ending at the
+    # file's onset — a positive pulse with its rise and fall (half the window, the old
+    # default, took the pulse for baseline: peak -1501 ADC, rise and fall times 0)
+    feats = pipe.load("features", run)
+    lib = compute_features(
+        direct["pulse_sum"][None], fs_Hz=fs, pretrigger_samples=round(direct["onset"])
+    )
+    for k, v in lib.items():
+        np.testing.assert_allclose(feats[k], v, rtol=1e-6, err_msg=k)
+    top = float(np.convolve(direct["pulse_sum"], np.ones(16) / 16, "same").max())
+    base = float(np.median(direct["pulse_sum"][: round(direct["onset"])]))
+    assert feats["peak_amplitude"].iloc[0] == pytest.approx(top - base, rel=0.15)
+    assert 50e-6 < feats["rise_time_s"].iloc[0] < feats["peak_time_s"].iloc[0]
+    assert feats["fall_time_s"].iloc[0] > 50e-6
     # the catalog holds the onset that ingest measured: the one the steps used
     with Catalog.open(ingested["db"], readonly=True) as cat:
         stored = cat.runs(dataset="tf").iloc[0].metadata["phonon_pulse_onset"]

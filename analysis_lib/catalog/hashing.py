@@ -1,0 +1,196 @@
+"""SHA-256 of many files for :meth:`Catalog.scan`, in this process or in helper processes.
+
+A scan of many small files costs as much in the catalog's own work (listing, inserting,
+building the answer) as in hashing. So a big scan hashes in helper processes — this file
+run as a script by the same Python, standard library only, nothing of RareHub imported —
+while the catalog process lists and registers: the two overlap on separate cores.
+
+The helpers speak a private protocol over their stdin/stdout pipes: the parent sends a
+pickled list of ``(path, follow_symlink)``, the helper answers with a pickled list of
+``(sha256 hex, bytes hashed)`` or ``None`` per path; each message is preceded by its length
+(8 bytes, big-endian). Each helper has at most one batch outstanding, so neither side can
+block the other on a full pipe. A helper that dies or cannot start is replaced by hashing
+in the calling process: a scan never fails for want of helpers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import signal
+import stat
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+_CHUNK_BYTES = 1 << 20
+_HEADER = struct.Struct(">Q")
+
+# Opening a file to hash during a scan: never follows a symlink put there since the listing,
+# never blocks on a FIFO (the fstat then refuses anything but a regular file).
+_SCAN_OPEN = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+
+
+def scan_hash(path: str, *, follow: bool = False) -> tuple[str, int] | None:
+    """(SHA-256, bytes hashed) of one regular file, or None when it vanished or is no
+    longer a regular file. One ``open``/``fstat``/``read``…/``close`` per file and no Python
+    file object: for small files the per-file overhead is the cost."""
+    try:
+        fd = os.open(path, _SCAN_OPEN & ~os.O_NOFOLLOW if follow else _SCAN_OPEN)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        h = hashlib.sha256()
+        n = 0
+        while chunk := os.read(fd, _CHUNK_BYTES):
+            h.update(chunk)
+            n += len(chunk)
+        return h.hexdigest(), n
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def hash_batch(items: list[tuple[str, bool]]) -> list[tuple[str, int] | None]:
+    """:func:`scan_hash` of each ``(path, follow)``, in order."""
+    return [scan_hash(path, follow=follow) for path, follow in items]
+
+
+def _read_exact(f, n: int) -> bytes | None:
+    data = f.read(n)
+    return data if len(data) == n else None
+
+
+def _serve() -> None:
+    """The helper's loop: a batch in, its hashes out, until the parent closes stdin.
+
+    Ctrl-C in a terminal reaches the whole process group: the helper ignores it and ends
+    when the parent, which handles it, closes the pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    src, dst = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        while (head := _read_exact(src, _HEADER.size)) is not None:
+            body = _read_exact(src, _HEADER.unpack(head)[0])
+            if body is None:
+                return
+            out = pickle.dumps(hash_batch(pickle.loads(body)), protocol=pickle.HIGHEST_PROTOCOL)
+            dst.write(_HEADER.pack(len(out)) + out)
+            dst.flush()
+    except BrokenPipeError:  # the parent is gone
+        return
+
+
+class _Helper:
+    """One helper process with at most one batch outstanding."""
+
+    def __init__(self) -> None:
+        # -I: no PYTHONPATH, user site or working folder on the path; -S: no site (the
+        # helper needs only the standard library). An argument list, never a shell.
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(Path(__file__).resolve())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
+        self.batch: list[tuple[str, bool]] | None = None
+
+    def send(self, batch: list[tuple[str, bool]]) -> bool:
+        body = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            self.proc.stdin.write(_HEADER.pack(len(body)) + body)
+            self.proc.stdin.flush()
+        except OSError:
+            return False
+        self.batch = batch
+        return True
+
+    def receive(self) -> list[tuple[str, int] | None] | None:
+        """The outstanding batch's hashes, or None when the helper died."""
+        self.batch = None
+        try:
+            head = _read_exact(self.proc.stdout, _HEADER.size)
+            body = head and _read_exact(self.proc.stdout, _HEADER.unpack(head)[0])
+            return pickle.loads(body) if body else None  # our own child's answer
+        except (OSError, pickle.UnpicklingError, EOFError):
+            return None
+
+    def close(self) -> None:
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                pipe.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class HashPipeline:
+    """Hash batches of files in helper processes while the caller works on earlier batches.
+
+    ``submit(key, items)`` queues a batch; it returns the batches that finished meanwhile,
+    as ``(key, hashes)`` in submission order, each hash aligned with its item. ``drain()``
+    returns the rest. With ``helpers=0`` everything is hashed in this process at submit.
+    Use as a context manager: the helpers end with it, also on errors and Ctrl-C.
+    """
+
+    def __init__(self, helpers: int) -> None:
+        self._helpers: list[_Helper] = []
+        for _ in range(helpers):
+            try:
+                self._helpers.append(_Helper())
+            except OSError:  # no interpreter to start: hash here
+                break
+        self._idle = list(self._helpers)
+        self._pending: list[tuple[object, _Helper]] = []
+
+    def __enter__(self) -> HashPipeline:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self._helpers:
+            h.close()
+
+    def _collect(self) -> tuple[object, list]:
+        key, helper = self._pending.pop(0)
+        batch = helper.batch
+        hashes = helper.receive()
+        if hashes is None or len(hashes) != len(batch):  # the helper died: hash here
+            self._helpers.remove(helper)
+            helper.close()
+            return key, hash_batch(batch)
+        self._idle.append(helper)
+        return key, hashes
+
+    def submit(self, key: object, items: list[tuple[str, bool]]) -> list[tuple[object, list]]:
+        done = []
+        if not self._helpers:
+            return [(key, hash_batch(items))]
+        if not self._idle:
+            done.append(self._collect())
+        while self._idle:
+            helper = self._idle.pop()
+            if helper.send(items):
+                self._pending.append((key, helper))
+                return done
+            self._helpers.remove(helper)
+            helper.close()
+        done += self.drain()
+        done.append((key, hash_batch(items)))  # every helper died: hash here
+        return done
+
+    def drain(self) -> list[tuple[object, list]]:
+        out = []
+        while self._pending:
+            out.append(self._collect())
+        return out
+
+
+if __name__ == "__main__":
+    _serve()
