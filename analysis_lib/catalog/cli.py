@@ -112,6 +112,16 @@ def _provenance(args) -> dict:
 
 
 def _add(args) -> None:
+    from .store import sha256_file
+
+    # Hash before the transaction opens: other writers wait for its inserts, never for
+    # these reads (a file that cannot be read is reported by add_file, by name).
+    digests = {}
+    for f in args.files:
+        try:
+            digests[f] = sha256_file(f) if f.is_file() else None
+        except OSError:
+            digests[f] = None
     with _open(args, create=True) as cat, cat.transaction():
         cat.add_dataset(args.dataset, detector=args.detector, **_provenance(args))
         if (
@@ -120,7 +130,9 @@ def _add(args) -> None:
         ):
             cat.add_run(args.dataset, args.run, run_type=args.run_type, detector=args.detector)
         for f in args.files:
-            cat.add_file(f, dataset=args.dataset, run=args.run, format=args.format)
+            cat.add_file(
+                f, dataset=args.dataset, run=args.run, format=args.format, sha256=digests[f]
+            )
     print(f"added {len(args.files)} file(s) to {args.dataset}")
 
 

@@ -382,6 +382,11 @@ class Catalog:
         an empty PostgreSQL database. An older catalog is migrated to the current schema in
         place on a writable open.
 
+        ``timeout_s`` bounds how long a write waits for another's lock (then
+        :class:`CatalogError`). On a server, a session whose host died or was cut off
+        mid-transaction is ended by the server within about a third of ``timeout_s``
+        (TCP keepalive), so its locks never hold the other writers up for long.
+
         ``readonly=True`` opens for queries only (a shared read-only volume, an analyzer's
         server); any write then raises :class:`CatalogError`. ``snapshot`` names a SQLite
         snapshot (``rarehub catalog snapshot``) to read, read-only, when the server cannot be
@@ -512,11 +517,21 @@ class Catalog:
     @classmethod
     def _open_server(cls, url: str, *, create: bool, readonly: bool, timeout_s: float):
         shown = redact(url)
+        # A client whose host dies or is cut off mid-transaction sends no FIN, and the
+        # server would keep its session, its transaction and its locks until the kernel's
+        # keepalive gives up (2 h): every writer of the same run or growth row would wait
+        # out its lock_timeout and fail. The server probes this session's peer instead
+        # after timeout_s / 6 of silence, three times, and ends the session (rolling the
+        # transaction back) within about a third of timeout_s. A live client's kernel
+        # answers the probes, however slow the client is.
+        probe_s = max(1, round(timeout_s / 18))
         connect_args: dict[str, Any] = {
             "connect_timeout": max(1, int(min(timeout_s, 10))),
             "application_name": "rarehub-catalog",
             # a statement waits at most timeout_s for a lock: a stuck writer is an error
             "options": f"-c lock_timeout={int(timeout_s * 1000)}"
+            f" -c tcp_keepalives_idle={max(1, round(timeout_s / 6))}"
+            f" -c tcp_keepalives_interval={probe_s} -c tcp_keepalives_count=3"
             + (" -c default_transaction_read_only=on" if readonly else ""),
         }
         engine = sa.create_engine(
