@@ -1310,11 +1310,11 @@ class Catalog:
         found = [(c, h) for c, h in zip(todo, hashes, strict=True) if h is not None]
         if not found:
             return []
-        numbers = sorted({c[5] for c, _ in found} - {None})
+        # runs seen in earlier batches of this scan exist: only new run numbers are asked for
+        numbers = sorted({c[5] for c, _ in found} - {None} - runs_info.keys())
         with self.transaction():
-            info = self._ensure_runs(ds, numbers, run_type=run_type, detector=detector)
-            runs_info.update(info)
-            run_id = {n: i[0] for n, i in info.items()}
+            runs_info.update(self._ensure_runs(ds, numbers, run_type=run_type, detector=detector))
+            run_id = {n: i[0] for n, i in runs_info.items()}
             values = [
                 (ds, run_id.get(c[5]), c[1], c[2], h[1], h[0], c[4], None, None, now, now, "{}")
                 for c, h in found
@@ -1377,8 +1377,10 @@ class Catalog:
         self, ds: int, numbers: list[int], *, run_type: str, detector: str | None
     ) -> dict[int, tuple[int, str, str | None]]:
         """Run number → (id, run type, detector), creating missing runs (concurrent creators
-        make each run once)."""
-        if numbers:
+        make each run once). Existing runs cost one query; only missing ones are inserted."""
+        out = self._runs_by_number(ds, numbers)
+        missing = [n for n in numbers if n not in out]
+        if missing:
             if self.backend == "postgresql":
                 from sqlalchemy.dialects.postgresql import insert
             else:
@@ -1387,12 +1389,18 @@ class Catalog:
                 index_elements=["dataset_id", "run_number"]
             )
             rows = [{"dataset_id": ds, "run_number": n, "detector": detector,
-                     "run_type": run_type} for n in numbers]  # fmt: skip
+                     "run_type": run_type} for n in missing]  # fmt: skip
             with self._lock:
                 try:
                     self._conn.execute(statement, rows)
                 except sa.exc.DBAPIError as e:
                     raise self._error(e) from None
+            out.update(self._runs_by_number(ds, missing))
+        return out
+
+    def _runs_by_number(
+        self, ds: int, numbers: list[int]
+    ) -> dict[int, tuple[int, str, str | None]]:
         out: dict[int, tuple[int, str, str | None]] = {}
         for i in range(0, len(numbers), _IN_CHUNK):
             f = _Filter()
