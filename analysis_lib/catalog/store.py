@@ -1012,11 +1012,11 @@ class Catalog:
 
     def _insert_values_postgresql(self, values: list[tuple]) -> list[int | None]:
         """A batch into PostgreSQL: ``COPY`` into a temporary table, then one ``INSERT …
-        SELECT … ON CONFLICT (path) DO NOTHING RETURNING id, path`` (6× faster than a
-        multi-row ``VALUES`` list for 2000 rows: the server parses and plans one short
-        statement). Small batches, or a role without the TEMP privilege, use psycopg2's
-        ``execute_values``. On the catalog's connection, so inside the caller's
-        transaction."""
+        SELECT … ON CONFLICT (path) DO NOTHING RETURNING id, path`` (100 000 rows in
+        batches of 2000: 1.2 s against 2.3 s for multi-row ``VALUES`` lists, which the
+        server parses and plans row by row). Small batches, or a role without the TEMP
+        privilege, use psycopg2's ``execute_values``. On the catalog's connection, so inside
+        the caller's transaction."""
         import psycopg2
         from psycopg2.extras import execute_values
 
