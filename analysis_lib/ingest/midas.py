@@ -105,7 +105,7 @@ def ingest_midas(
     51230216125838). A further file of a run already in the catalog is added to that run.
     Returns a summary (run number, run type, event counts, file id).
     """
-    from ..catalog import Catalog
+    from ..catalog import Catalog, sha256_file
 
     path = Path(path)
     try:
@@ -129,13 +129,18 @@ def ingest_midas(
         "file_number": meta.get("file_number"),
         "reader": "analysis_lib.io.scdms.open_scdms",
     }
+    try:  # the file as stored (compressed or not): hashed before the transaction opens
+        file_sha = sha256_file(path)
+    except OSError as e:
+        raise IngestError(
+            f"not ingested (nothing was written to the catalog): {path}: {e}"
+        ) from None
     own = not isinstance(catalog, Catalog)
     cat = Catalog.open(catalog) if own else catalog
     try:
         with cat.transaction():
             cat.add_dataset(dataset, detector=detector, description="SuperCDMS MIDAS DAQ files")
-            existing = cat.runs(dataset=dataset)
-            if (existing["run_number"] == number).any() if len(existing) else False:
+            if len(cat.runs(dataset=dataset, run=number)):
                 run_id = None
             else:
                 run_id = cat.add_run(
@@ -155,6 +160,7 @@ def ingest_midas(
                 start=facts["start"],
                 end=facts["end"],
                 metadata=file_meta,
+                sha256=file_sha,
             )
     finally:
         if own:

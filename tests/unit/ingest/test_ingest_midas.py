@@ -134,3 +134,33 @@ def test_an_odb_trigger_offset_that_cannot_be_right_writes_nothing(data):
     ):
         ingest_midas(bad, catalog=db)
     assert not db.exists()
+
+
+def test_another_writer_commits_while_ingest_hashes_the_file(data, monkeypatch):
+    """The file is hashed before ingest's transaction opens: a second writer commits
+    while the hash is being computed (it waited out its whole timeout when the hash was
+    taken inside). The hash function is wrapped (it still hashes) to probe at that moment."""
+    import analysis_lib.catalog.store as store
+
+    db = data / "catalog.sqlite"
+    Catalog.open(db, create=True).close()
+    probes = []
+    real_hash = store.sha256_file
+
+    def hash_with_probe(path):
+        try:
+            with Catalog.open(db, timeout_s=0.5) as other:
+                other.add_dataset(f"probe-{len(probes)}")
+            probes.append("committed")
+        except Exception as e:  # the catalog's error when the writer is held up
+            probes.append(f"blocked: {e}")
+        return real_hash(path)
+
+    monkeypatch.setattr(store, "sha256_file", hash_with_probe)
+    summary = ingest_midas(data / REAL.name, catalog=db, dataset="scdms")
+    monkeypatch.undo()
+    assert probes == ["committed"]
+    with Catalog.open(db, readonly=True) as cat:
+        row = cat.file(data / REAL.name)
+    assert row["file_id"] == summary["file_id"]
+    assert row["sha256"] == hashlib.sha256((data / REAL.name).read_bytes()).hexdigest()
