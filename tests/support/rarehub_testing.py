@@ -74,6 +74,13 @@ def free_port_block(n: int = 1) -> int:
     raise RuntimeError(f"no block of {n} free ports on 127.0.0.1 in {first}–{last + n - 1}")
 
 
+def make_file(path: Path, payload: bytes) -> Path:
+    """Write ``payload`` to ``path``, making its folders; return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(payload)
+    return path
+
+
 def wait_for(check: Callable[[], object], *, timeout: float, what: str, every: float = 0.3):
     """Call ``check`` until it returns something true; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

@@ -21,13 +21,8 @@ import pytest
 from analysis_lib.catalog import Catalog, CatalogError
 from analysis_lib.catalog.copying import migrate
 from analysis_lib.catalog.store import CatalogMovedWarning
+from rarehub_testing import make_file
 from rarehub_testing import run_rarehub as rarehub
-
-
-def make_file(path, payload: bytes):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(payload)
-    return path
 
 
 @pytest.fixture

@@ -14,12 +14,7 @@ import sqlite3
 import pytest
 
 from analysis_lib.catalog import Catalog, CatalogError, hashing, sha256_file
-
-
-def make_file(path, payload: bytes):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(payload)
-    return path
+from rarehub_testing import make_file
 
 
 def test_another_writer_can_commit_while_scan_hashes(catalog_target, tmp_path, monkeypatch):

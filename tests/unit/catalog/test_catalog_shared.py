@@ -21,7 +21,7 @@ import analysis_lib.catalog as catalog_pkg
 from analysis_lib.apps.storage import catalog_storage
 from analysis_lib.catalog import Catalog, CatalogError, sha256_file
 from analysis_lib.catalog.store import SCHEMA_HEAD, CatalogFallbackWarning, CatalogMovedWarning
-from rarehub_testing import free_port_block
+from rarehub_testing import free_port_block, make_file
 from rarehub_testing import run_rarehub as rarehub
 
 # The schema of catalogs written before migrations existed (meta.schema_version = 1).
@@ -79,12 +79,6 @@ CREATE TABLE IF NOT EXISTS growth (
 CREATE INDEX IF NOT EXISTS runs_by_detector ON runs (detector, run_type, start_utc);
 CREATE INDEX IF NOT EXISTS files_by_run ON files (run_id);
 """
-
-
-def make_file(path, payload: bytes):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(payload)
-    return path
 
 
 def test_schema_head_is_the_newest_migration():

@@ -13,14 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis_lib.catalog import Catalog, CatalogError, read_runlist, sha256_file, write_runlist
+from rarehub_testing import make_file
 
 # ``cat`` (conftest.py) is a fresh catalog in each backend: SQLite and PostgreSQL.
-
-
-def make_file(path, payload: bytes):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(payload)
-    return path
 
 
 def test_database_is_wal_and_plain_sqlite(tmp_path):
