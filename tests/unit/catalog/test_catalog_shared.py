@@ -254,6 +254,9 @@ def test_migrate_copies_a_sqlite_catalog_into_a_server_with_checksums_intact(
         assert dst.verify()["status"].tolist() == ["ok", "ok"]
         pd.testing.assert_frame_equal(src.runs(), dst.runs())
         assert len(dst.deletions()) == 1
+        # the planner has statistics for the copied rows at once (not when autovacuum comes)
+        analyzed = dst._q("SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL")
+        assert {"datasets", "runs", "files"} <= {r[0] for r in analyzed}
         new = dst.add_run("ge1", 3, run_type="noise")  # ids continue after the copied ones
         assert new == 3
     again = rarehub("catalog", "--db", str(sqlite_catalog), "migrate", "--force", "--to", url)
