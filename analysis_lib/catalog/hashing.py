@@ -178,11 +178,17 @@ class HashPipeline:
         readable, _, _ = select.select(list(by_fd), [], [], 0)
         return [self._collect(*by_fd[fd]) for fd in readable]
 
-    def submit(self, key: object, items: list[tuple[str, bool]]) -> list[tuple[object, list]]:
-        """Queue a batch: to an idle helper, or hashed here at once when every helper is
-        busy (big files: this process hashes too instead of waiting). Returns the batches
-        finished meanwhile, in no particular order."""
+    def submit(
+        self, key: object, items: list[tuple[str, bool]], *, help_hash: bool = False
+    ) -> list[tuple[object, list]]:
+        """Queue a batch with an idle helper. When every helper is busy: with ``help_hash``
+        this process hashes the batch at once (big files: hashing is all the work, and
+        waiting would leave a core idle), else it waits for the oldest batch and hands this
+        one to the helper that answered (small files: this process has the registering to
+        do). Returns the batches finished meanwhile, in no particular order."""
         done = self._ready()
+        if not self._idle and self._pending and not help_hash:
+            done.append(self._collect(*self._pending[0]))
         while self._idle:
             helper = self._idle.pop()
             if helper.send(items):

@@ -457,3 +457,25 @@ def test_file_names_with_every_awkward_character_survive_a_bulk_scan(catalog_tar
         assert sha == sha256_file(path)
     assert files["start_utc"].isna().all()
     assert files["metadata"].map(lambda m: m == {}).all()
+
+
+def test_what_scan_returns_is_what_files_answers(tmp_path, monkeypatch):
+    """scan builds its answer from what it inserted (no second query): it must equal
+    files() for those files, column for column and dtype for dtype."""
+    import analysis_lib.catalog.store as store
+
+    monkeypatch.setattr(store, "_SCAN_FIRST_BATCH", 5)
+    data = tmp_path / "data"
+    for k in range(17):
+        make_file(data / f"run{k % 4}_{k:02d}.bin", os.urandom(10 + k))
+    make_file(data / "no-run-here.csv", b"1\n")  # no run number: NULL run, first in order
+    (tmp_path / "elsewhere").mkdir()
+    outside = make_file(tmp_path / "elsewhere" / "run9_x.bin", b"x")
+    (data / "run9_x.bin").symlink_to(outside)  # followed: stored absolute
+    with Catalog.open(tmp_path / "catalog.sqlite", create=True) as cat:
+        cat.add_dataset("d", detector="ge1")
+        cat.add_run("d", 2, run_type="calibration", detector="ge2")  # exists: kept as it is
+        added = cat.scan(data, dataset="d")
+        pd.testing.assert_frame_equal(added, cat.files(dataset="d"))
+    assert len(added) == 19
+    assert added["run_type"].tolist().count("calibration") == 4
