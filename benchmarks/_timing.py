@@ -1,7 +1,9 @@
-"""Timing shared by the benchmarks (a helper module, not a benchmark: no ``bench_`` prefix)."""
+"""Timing and options shared by the benchmarks (a helper module, not a benchmark: no
+``bench_`` prefix)."""
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 
@@ -14,3 +16,17 @@ def best_of(fn: Callable[[], object], repeat: int) -> float:
         fn()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+SMOKE_HELP = "tiny sizes, no targets: only checks that it runs (tests/benchmarks)"
+
+
+def parse_args(parser: argparse.ArgumentParser, *, smoke: dict[str, object]) -> argparse.Namespace:
+    """Parse the benchmark's options plus ``--smoke``, which replaces them by ``smoke``'s
+    tiny values (the suite runs every benchmark so, in seconds: tests/benchmarks)."""
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+    args = parser.parse_args()
+    if args.smoke:
+        for name, value in smoke.items():
+            setattr(args, name, value)
+    return args

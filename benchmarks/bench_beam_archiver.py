@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _timing import parse_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 from rarehub_testing import free_port_block
@@ -42,14 +43,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--pvs", type=int, default=100)
     p.add_argument("--flush-interval-s", type=float, default=1.0)
-    p.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny sizes, no targets: only checks that it runs (tests/benchmarks)",
-    )
-    a = p.parse_args()
-    if a.smoke:
-        a.seconds, a.pvs, a.flush_interval_s = 1.0, 10, 0.5
+    a = parse_args(p, smoke={"seconds": 1.0, "pvs": 10, "flush_interval_s": 0.5})
     port = str(free_port_block(1))
     env = dict(os.environ, **EPICS_LOOPBACK, EPICS_CA_SERVER_PORT=port, EPICS_CAS_SERVER_PORT=port)
     os.environ.update(env)  # before caproto is imported

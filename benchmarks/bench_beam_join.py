@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _timing import best_of
+from _timing import best_of, parse_args
 
 from analysis_lib.beam.archive import Gap
 from analysis_lib.beam.joins import forward_fill, interpolate
@@ -26,14 +26,7 @@ def main() -> None:
     p.add_argument("--events", type=int, default=10_000_000)
     p.add_argument("--samples", type=int, default=1_000_000)
     p.add_argument("--repeat", type=int, default=5)
-    p.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny sizes, no targets: only checks that it runs (tests/benchmarks)",
-    )
-    a = p.parse_args()
-    if a.smoke:
-        a.events, a.samples, a.repeat = 20_000, 2_000, 1
+    a = parse_args(p, smoke={"events": 20_000, "samples": 2_000, "repeat": 1})
     rng = np.random.default_rng(1)
     t0 = 1_795_000_000 * 10**9
     period = 16_666_667  # 60 Hz pulses with up to 1 ms of timestamp jitter

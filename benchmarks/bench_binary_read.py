@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _timing import best_of
+from _timing import best_of, parse_args
 
 from analysis_lib.demo.ge import DAQ_FORMAT
 from analysis_lib.io.binary import load_format, write_records
@@ -117,14 +117,7 @@ def main() -> None:
     p.add_argument("--mb", type=int, default=520, help="file size in MB (≥ 500 for the target)")
     p.add_argument("--kaitai-records", type=int, default=200)
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny sizes, no targets: only checks that it runs (tests/benchmarks)",
-    )
-    a = p.parse_args()
-    if a.smoke:
-        a.mb, a.kaitai_records, a.repeat = 2, 5, 1
+    a = parse_args(p, smoke={"mb": 2, "kaitai_records": 5, "repeat": 1})
     work = Path(tempfile.mkdtemp(prefix="rarehub-bench-binary-", dir="/tmp"))
     try:
         ksy = work / "ge_daq.ksy"

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
+from _timing import parse_args
 
 import analysis_lib.catalog.store as store
 from analysis_lib.catalog import Catalog
@@ -279,7 +280,6 @@ def scan_vs_sha256sum(make, folder: Path, *, repeat: int = 3, name: str = "scan"
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--smoke", action="store_true", help="tiny sizes, seconds")
     ap.add_argument("--files", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=50_000)
     ap.add_argument("--repeat", type=int, default=200, help="queries timed per kind")
@@ -296,11 +296,10 @@ def main() -> None:
         default="queries,writers,scan",
         help="comma-separated subset of queries, writers, scan (default: all)",
     )
-    args = ap.parse_args()
-    if args.smoke:
-        args.files, args.runs, args.repeat = 2000, 100, 20
-        args.writers, args.files_per_writer, args.scan_files = 3, 10, 300
-        args.scan_big_files = 4
+    args = parse_args(ap, smoke={
+        "files": 2000, "runs": 100, "repeat": 20, "writers": 3, "files_per_writer": 10,
+        "scan_files": 300, "scan_big_files": 4,
+    })  # fmt: skip
     sizes = ("files", "runs", "writers", "files_per_writer", "scan_files", "scan_big_files")
     report: dict = {"sizes": {k: getattr(args, k) for k in sizes}}
     tmp = Path(tempfile.mkdtemp(prefix="rarehub-bench-catalog-", dir="/tmp"))

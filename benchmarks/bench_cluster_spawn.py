@@ -40,6 +40,7 @@ sys.path[:0] = [str(REPO / "tests" / "support"), str(REPO / "hub")]
 import multihost  # noqa: E402
 import requests  # noqa: E402
 import slurm  # noqa: E402
+from _timing import parse_args  # noqa: E402
 
 from rarehub_testing import wait_for  # noqa: E402
 
@@ -108,10 +109,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--fault-s", type=float, default=15.0, help="node2 cut off this long")
-    parser.add_argument("--smoke", action="store_true", help="tiny: seconds, same printout")
-    args = parser.parse_args()
-    if args.smoke:
-        args.repeats, args.users, args.fault_s = 1, 2, POLL_INTERVAL_S
+    args = parse_args(parser, smoke={"repeats": 1, "users": 2, "fault_s": POLL_INTERVAL_S})
     why = multihost.missing_requirements()
     if why:
         print(f"cannot run: {why}", file=sys.stderr)

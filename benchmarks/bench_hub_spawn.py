@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests" / "support"), str(REPO / "hub")]
 
 import slurm  # noqa: E402
+from _timing import parse_args  # noqa: E402
 from slurm_hub import running_slurm_hub  # noqa: E402
 
 from rarehub_hub.slurm_squeue import SQUEUE_FORMAT, SqueueBatcher  # noqa: E402
@@ -230,14 +231,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--interval", type=float, default=2.0, help="poll interval, s")
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny sizes, no targets: only checks that it runs (tests/benchmarks)",
-    )
-    args = parser.parse_args()
-    if args.smoke:
-        args.repeats, args.jobs, args.interval = 1, 4, 0.5
+    args = parse_args(parser, smoke={"repeats": 1, "jobs": 4, "interval": 0.5})
     why = slurm.missing_requirements()
     if why:
         print(f"cannot run: {why}", file=sys.stderr)

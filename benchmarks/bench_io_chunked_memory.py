@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from _timing import parse_args
 
 ROW_BYTES = 8 + 8 + 8 + 1  # event int64, time_ns int64, energy_keV float64, channel int8
 
@@ -93,14 +94,8 @@ def main() -> None:
     p.add_argument("--factor", type=float, default=10.0)
     p.add_argument("--files", type=int, default=16)
     p.add_argument("--step", default="16 MB")
-    p.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny sizes, no targets: only checks that it runs (tests/benchmarks)",
-    )
-    a = p.parse_args()
-    if a.smoke:  # the cap is then below the interpreter's own RSS: no verdict
-        a.cap_mb, a.factor, a.files, a.step = 4.0, 2.0, 2, "1 MB"
+    # --smoke: the cap is then below the interpreter's own RSS: no verdict
+    a = parse_args(p, smoke={"cap_mb": 4.0, "factor": 2.0, "files": 2, "step": "1 MB"})
     work = Path(tempfile.mkdtemp(prefix="rarehub-bench-chunked-", dir="/tmp"))
     try:
         total_rows = int(a.factor * a.cap_mb * 1e6 / ROW_BYTES) + a.files

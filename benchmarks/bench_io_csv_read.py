@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _timing import best_of
+from _timing import best_of, parse_args
 
 from analysis_lib.io import read_table
 from analysis_lib.io.tables import _csv_header_quoted, _csv_header_unquoted
@@ -35,14 +35,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=2_000_000)
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny sizes, no targets: only checks that it runs (tests/benchmarks)",
-    )
-    a = p.parse_args()
-    if a.smoke:
-        a.rows, a.repeat = 20_000, 1
+    a = parse_args(p, smoke={"rows": 20_000, "repeat": 1})
     rng = np.random.default_rng(19)
     n = a.rows
     df = pd.DataFrame(

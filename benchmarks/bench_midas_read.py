@@ -39,6 +39,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from _timing import parse_args
 
 from analysis_lib.io.kaitai import compile_ksy
 from analysis_lib.io.midas import MidasFile
@@ -143,11 +144,8 @@ def main() -> None:
     p.add_argument("--mb", type=float, default=1000, help="file size in MB (default ~1 GB)")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--stock-events", type=int, default=10)
-    p.add_argument("--smoke", action="store_true", help="tiny and quick; no targets")
     p.add_argument("--dir", default=None, help="where the temporary file goes (default: TMPDIR)")
-    a = p.parse_args()
-    if a.smoke:
-        a.mb, a.repeat, a.stock_events = 20, 1, 2
+    a = parse_args(p, smoke={"mb": 20, "repeat": 1, "stock_events": 2})
     work = Path(tempfile.mkdtemp(prefix="rarehub-bench-midas-", dir=a.dir))
     try:
         path = work / "big.mid"

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _timing import parse_args
 from threadpoolctl import threadpool_limits
 
 from analysis_lib.io.raw import RawWriter
@@ -50,14 +51,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=600)
     ap.add_argument("--channels", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny sizes, no targets: only checks that it runs (tests/benchmarks)",
-    )
-    args = ap.parse_args()
-    if args.smoke:
-        args.events, args.channels, args.repeat = 32, 1, 1
+    args = parse_args(ap, smoke={"events": 32, "channels": 1, "repeat": 1})
     tmp = Path(tempfile.mkdtemp(prefix="rarehub-bench-"))
     try:
         noise, signal = tmp / "noise.h5", tmp / "signal.h5"

@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from _timing import parse_args
 
 
 def timed(fn) -> float:
@@ -47,14 +48,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--width", type=int, default=600)
     p.add_argument("--height", type=int, default=400)
-    p.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny sizes, no targets: only checks that it runs (tests/benchmarks)",
-    )
-    a = p.parse_args()
-    if a.smoke:
-        a.events, a.repeat, a.width, a.height = 10_000, 1, 60, 40
+    a = parse_args(p, smoke={"events": 10_000, "repeat": 1, "width": 60, "height": 40})
 
     import datashader as ds
     import holoviews as hv

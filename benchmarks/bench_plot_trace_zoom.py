@@ -20,6 +20,7 @@ import statistics
 import time
 
 import numpy as np
+from _timing import parse_args
 
 FS_HZ = 625e3
 DURATION_S = 6.0
@@ -30,14 +31,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--bins", type=int, default=1500, help="decimation bins (plot width)")
-    p.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny sizes, no targets: only checks that it runs (tests/benchmarks)",
-    )
-    a = p.parse_args()
-    if a.smoke:
-        a.repeat, a.bins = 2, 100
+    a = parse_args(p, smoke={"repeat": 2, "bins": 100})
 
     import holoviews as hv
 

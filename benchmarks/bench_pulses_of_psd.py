@@ -35,6 +35,7 @@ import time
 import numpy as np
 import scipy.fft as sfft
 import scipy.fftpack as fftpack
+from _timing import parse_args
 from threadpoolctl import threadpool_limits
 
 from analysis_lib.pulses.noise import calc_psd, two_sided_psd
@@ -71,14 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--traces", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny sizes, no targets: only checks that it runs (tests/benchmarks)",
-    )
-    args = parser.parse_args()
-    if args.smoke:
-        args.traces, args.repeat = 8, 2
+    args = parse_args(parser, smoke={"traces": 8, "repeat": 2})
     import qetpy
 
     rng = np.random.default_rng(2026)

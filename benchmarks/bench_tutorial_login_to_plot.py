@@ -20,6 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests" / "support")]
 
+from _timing import parse_args  # noqa: E402
 from hub_tutorial import login_to_plot, start_hub, stop_hub  # noqa: E402
 
 from rarehub_testing import CHROMIUM_ARGS, block_off_host  # noqa: E402
@@ -30,14 +31,7 @@ TARGET_S = 60.0
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny sizes, no targets: only checks that it runs (tests/benchmarks)",
-    )
-    args = parser.parse_args()
-    if args.smoke:
-        args.repeats = 1
+    args = parse_args(parser, smoke={"repeats": 1})
     from playwright.sync_api import sync_playwright
 
     times = []
