@@ -146,7 +146,7 @@ class HashPipeline:
         for _ in range(helpers):
             try:
                 self._helpers.append(_Helper())
-            except OSError:  # no interpreter to start: hash here
+            except (OSError, TypeError, ValueError):  # no interpreter to start: hash here
                 break
         self._idle = list(self._helpers)
         self._pending: list[tuple[object, _Helper]] = []

@@ -479,3 +479,24 @@ def test_what_scan_returns_is_what_files_answers(tmp_path, monkeypatch):
         pd.testing.assert_frame_equal(added, cat.files(dataset="d"))
     assert len(added) == 19
     assert added["run_type"].tolist().count("calibration") == 4
+
+
+@pytest.mark.parametrize("interpreter", ["/nonexistent/python3", None])
+def test_without_an_interpreter_to_start_a_scan_hashes_here(tmp_path, monkeypatch, interpreter):
+    """An embedded Python (``sys.executable`` empty or None) or a missing interpreter: no
+    helper starts, and the scan still hashes every file, in this process."""
+    import analysis_lib.catalog.store as store
+    from analysis_lib.catalog.hashing import HashPipeline
+
+    monkeypatch.setattr(sys, "executable", interpreter)
+    with HashPipeline(2) as pipeline:
+        assert pipeline._helpers == []
+    monkeypatch.setattr(store, "_SCAN_FIRST_BATCH", 2)
+    monkeypatch.setattr(store, "_scan_helpers", lambda: 2)
+    for k in range(7):
+        make_file(tmp_path / "data" / f"run1_{k}.bin", os.urandom(20))
+    with Catalog.open(tmp_path / "catalog.sqlite", create=True) as cat:
+        added = cat.scan(tmp_path / "data", dataset="d")
+    assert len(added) == 7
+    for path, sha in zip(added["path"], added["sha256"], strict=True):
+        assert sha == sha256_file(path)
