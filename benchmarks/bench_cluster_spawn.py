@@ -40,7 +40,7 @@ sys.path[:0] = [str(REPO / "tests" / "support"), str(REPO / "hub")]
 import multihost  # noqa: E402
 import requests  # noqa: E402
 import slurm  # noqa: E402
-from _timing import parse_args  # noqa: E402
+from _timing import bare_job_seconds, parse_args  # noqa: E402
 
 from rarehub_testing import wait_for  # noqa: E402
 
@@ -49,22 +49,6 @@ SQUEUE_INTERVAL_S = 2.0
 POLL_INTERVAL_S = 3
 #: While servers start, the spawner asks every 0.5 s (site.py: startup_poll_interval).
 STARTUP_POLL_S = 0.5
-
-
-def bare_running(cluster, user: str, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        job = cluster.sbatch("#!/bin/bash\nsleep 120\n", "--mem=64M", "--time=5", user=user)
-        deadline = time.monotonic() + 60
-        while (state := cluster.squeue(job).get(job)) != "RUNNING":
-            if state is None or time.monotonic() > deadline:
-                raise RuntimeError(f"bare job {job} is {state}, not RUNNING")
-            time.sleep(0.05)
-        times.append(time.perf_counter() - t0)
-        cluster.scancel(job)
-        cluster.wait_state(job, {"GONE", "CANCELLED", "COMPLETED"})
-    return times
 
 
 def metric(text: str, name: str) -> float:
@@ -124,7 +108,7 @@ def main() -> None:
         ) as cluster,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        running = bare_running(cluster, users[0], args.repeats)
+        running = bare_job_seconds(cluster, args.repeats, user=users[0])
         site = {
             "job_environment": {"PYTHONPATH": f"{REPO}:{REPO / 'hub'}"},
             "port_range": list(multihost.PORT_RANGE),

@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests" / "support"), str(REPO / "hub")]
 
 import slurm  # noqa: E402
-from _timing import parse_args  # noqa: E402
+from _timing import bare_job_seconds, parse_args  # noqa: E402
 from slurm_hub import running_slurm_hub  # noqa: E402
 
 from rarehub_hub.slurm_squeue import SQUEUE_FORMAT, SqueueBatcher  # noqa: E402
@@ -58,24 +58,6 @@ TOKEN = "rarehub-bench-admin-token-0123456789"
 def job_files(cluster) -> list[str]:
     """Output and working directory the job's user can write (not this checkout)."""
     return [f"--output={cluster.work_dir}/bench-%j.out", f"--chdir={cluster.work_dir}"]
-
-
-def bare_running(cluster, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        job = cluster.sbatch(
-            "#!/bin/bash\nsleep 120\n", "--mem=64M", "--time=5", *job_files(cluster), user=USER
-        )
-        deadline = time.monotonic() + 60
-        while (state := cluster.squeue(job).get(job)) != "RUNNING":
-            if state is None or time.monotonic() > deadline:
-                raise RuntimeError(f"bare job {job} is {state}, not RUNNING")
-            time.sleep(0.05)
-        times.append(time.perf_counter() - t0)
-        cluster.scancel(job)
-        cluster.wait_state(job, {"GONE", "CANCELLED", "COMPLETED"})
-    return times
 
 
 def bare_server(cluster, repeats: int) -> list[float]:
@@ -238,7 +220,7 @@ def main() -> None:
         sys.exit(MISSING_COMPONENT)
     slurm.ensure_unix_user(USER)
     with slurm.start_slurm_cluster() as cluster, tempfile.TemporaryDirectory() as tmp:
-        running = bare_running(cluster, args.repeats)
+        running = bare_job_seconds(cluster, args.repeats, *job_files(cluster), user=USER)
         print("bare sbatch → RUNNING:", running, flush=True)
         server = bare_server(cluster, args.repeats)
         print("bare sbatch → server answers:", server, flush=True)
