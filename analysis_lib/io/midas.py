@@ -245,17 +245,25 @@ class MidasFile:
                     f" {self._where(offset)})"
                 )
                 body = self._read(f, size, offset + 16, what, serial=serial)
-                if eid in (EOR_ID, MESSAGE_ID, BOR_ID):
-                    if include_special:
-                        yield MidasEvent(eid, mask, serial, ts, offset, {}, body)
-                else:
-                    banks = self._banks(body, serial, offset)
-                    yield MidasEvent(eid, mask, serial, ts, offset, banks, body)
+                event = self._event(eid, mask, serial, ts, offset, body, include_special)
+                if event is not None:
+                    yield event
                 previous = serial
                 offset += 16 + size
 
     def __iter__(self) -> Iterator[MidasEvent]:
         return self.events()
+
+    def _event(
+        self, eid: int, mask: int, serial: int, ts: int, offset: int, body, include_special: bool
+    ) -> MidasEvent | None:
+        """The event one header and its body make (banks parsed), for both readers; None
+        for a begin/end-of-run or message event when those were not asked for."""
+        if eid in (EOR_ID, MESSAGE_ID, BOR_ID):
+            if not include_special:
+                return None
+            return MidasEvent(eid, mask, serial, ts, offset, {}, body)
+        return MidasEvent(eid, mask, serial, ts, offset, self._banks(body, serial, offset), body)
 
     def _events_mapped(self, include_special: bool) -> Iterator[MidasEvent]:
         """Events of an uncompressed file as views of one read-only memory map (no copy).
@@ -289,12 +297,9 @@ class MidasFile:
                     f" {total - offset - 16} remain"
                 )
             body = whole[offset + 16 : offset + 16 + size]
-            if eid in (EOR_ID, MESSAGE_ID, BOR_ID):
-                if include_special:
-                    yield MidasEvent(eid, mask, serial, ts, offset, {}, body)
-            else:
-                banks = self._banks(body, serial, offset)
-                yield MidasEvent(eid, mask, serial, ts, offset, banks, body)
+            event = self._event(eid, mask, serial, ts, offset, body, include_special)
+            if event is not None:
+                yield event
             previous = serial
             offset += 16 + size
             upto = offset - offset % page
