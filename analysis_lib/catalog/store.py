@@ -107,11 +107,14 @@ def sha256_file(path: str | os.PathLike) -> str:
 #: The files table's columns but ``id``, in table order: the row tuples of the bulk inserts.
 _FILE_COLUMNS = tuple(c.name for c in files_table.c if c.name != "id")
 _file_values_of = operator.itemgetter(*_FILE_COLUMNS)
-_DATASET, _RUN, _PATH, _VOLUME, _SIZE, _SHA, _FORMAT, _START, _END, _ADDED, _VERIFIED, _META = (
-    range(len(_FILE_COLUMNS))
+# scan's row tuples (_register_scanned) are written in this order
+assert _FILE_COLUMNS == (
+    "dataset_id", "run_id", "path", "volume", "size_bytes", "sha256", "format", "start_utc",
+    "end_utc", "added_utc", "verified_utc", "metadata",
+), _FILE_COLUMNS  # fmt: skip
+_DATASET, _PATH, _VOLUME, _SIZE, _ADDED = map(
+    _FILE_COLUMNS.index, ("dataset_id", "path", "volume", "size_bytes", "added_utc")
 )
-assert _FILE_COLUMNS[_PATH] == "path", _FILE_COLUMNS
-assert _FILE_COLUMNS[_META] == "metadata", _FILE_COLUMNS
 
 
 _COPY_MIN_ROWS = 50  # a batch this big goes to PostgreSQL by COPY
