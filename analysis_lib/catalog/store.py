@@ -131,6 +131,19 @@ def _copy_csv(rows: list[tuple]) -> io.StringIO:
     return out
 
 
+def _text_paths_only(candidates: list[tuple]) -> tuple[list[tuple], list[tuple]]:
+    """Scan candidates split into those whose stored path and volume are valid UTF-8 and
+    those that are not (undecodable bytes in a name: ``os`` gives them as surrogates)."""
+    good, bad = [], []
+    for c in candidates:
+        try:
+            ok = (c[1].isascii() or c[1].encode()) and (c[2].isascii() or c[2].encode())
+        except UnicodeEncodeError:
+            ok = False
+        (good if ok else bad).append(c)
+    return good, bad
+
+
 def _scan_helpers() -> int:
     """Helper processes for a big scan's hashing: the cores this process may use, less the
     one it runs on (a Slurm job's allocation, not the machine's), at most 4; none on 1."""
@@ -1270,6 +1283,14 @@ class Catalog:
             if own_real is not None and real_parent + name == own_real:
                 continue
             candidates.append((full, stored_parent + name, volume, False, fmt, run))
+        candidates, not_text = _text_paths_only(candidates)
+        if not_text:  # a name anyone can create in a shared folder must not stop the scan
+            shown = ", ".join(repr(os.fsencode(c[0])) for c in not_text[:3])
+            warnings.warn(
+                f"scan of {directory}: {len(not_text)} file(s) skipped, their names are not"
+                f" valid UTF-8 and the catalog stores paths as text (rename them): {shown}",
+                stacklevel=2,
+            )
         # Hashing overlaps registering: helper processes hash the next batch while this
         # process registers the last one; with big files this process also hashes a batch
         # when every helper is busy (hashing.py). The database connection stays here.

@@ -500,3 +500,22 @@ def test_without_an_interpreter_to_start_a_scan_hashes_here(tmp_path, monkeypatc
     assert len(added) == 7
     for path, sha in zip(added["path"], added["sha256"], strict=True):
         assert sha == sha256_file(path)
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_with_a_warning_not_a_failed_scan(
+    catalog_target, tmp_path
+):
+    """Anyone who may write into a scanned folder can create a name of arbitrary bytes; the
+    catalog stores text, so that file is named in a warning and the others are registered."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "run1_ok.bin").write_bytes(b"ok")
+    with open(os.fsencode(data) + b"/run1_\xff\xfe.bin", "wb") as f:
+        f.write(b"bad")
+    with Catalog.open(catalog_target) as cat:
+        with pytest.warns(
+            UserWarning, match=r"1 file\(s\) skipped.*not valid UTF-8.*run1_\\xff\\xfe\.bin"
+        ):
+            added = cat.scan(data, dataset="d")
+        assert [Path(p).name for p in added["path"]] == ["run1_ok.bin"]
+        assert len(cat.files(dataset="d")) == 1
