@@ -26,6 +26,7 @@ import fnmatch
 import functools
 import hashlib
 import io
+import itertools
 import json
 import numbers
 import operator
@@ -131,17 +132,16 @@ def _copy_csv(rows: list[tuple]) -> io.StringIO:
     return out
 
 
-def _text_paths_only(candidates: list[tuple]) -> tuple[list[tuple], list[tuple]]:
-    """Scan candidates split into those whose stored path and volume are valid UTF-8 and
-    those that are not (undecodable bytes in a name: ``os`` gives them as surrogates)."""
-    good, bad = [], []
-    for c in candidates:
-        try:
-            ok = (c[1].isascii() or c[1].encode()) and (c[2].isascii() or c[2].encode())
-        except UnicodeEncodeError:
-            ok = False
-        (good if ok else bad).append(c)
-    return good, bad
+def _is_text(name: str) -> bool:
+    """Whether a name from ``os`` is valid UTF-8 (undecodable bytes come as surrogates,
+    which the catalog, storing paths as text, cannot hold)."""
+    if name.isascii():
+        return True
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _scan_helpers() -> int:
@@ -154,13 +154,34 @@ def _scan_helpers() -> int:
     return max(0, min(4, cores - 1))
 
 
-def _scan_listing(directory: Path, pattern: str) -> list[tuple[str, str, str, bool]] | None:
-    """(path, folder, name, is symlink) of the non-folder entries ``directory.glob(pattern)``
-    yields, by ``os.scandir`` (the entry type comes with the listing: no ``lstat`` per file).
+def _scan_batches(parts: list[tuple], size) -> Iterator[list[tuple]]:
+    """Scan parts (:func:`hashing.scan_batch`) cut into batches of ``size()`` files each
+    (asked anew for each batch: it follows the bytes per file seen so far)."""
+    batch: list[tuple] = []
+    room = size()
+    for part in parts:
+        names, stored = part[5], part[6]
+        at = 0
+        while at < len(names):
+            take = names[at : at + room]
+            batch.append((*part[:5], take, stored[at : at + room] if stored else None))
+            at += len(take)
+            room -= len(take)
+            if room <= 0:
+                yield batch
+                batch, room = [], size()
+    if batch:
+        yield batch
 
-    Only for ``NAME`` and ``**/NAME`` with a wildcard ``NAME``, matched as pathlib does on
-    POSIX (case-sensitive, ``*`` matches a leading dot, symlinked folders not descended,
-    unreadable subfolders skipped); None for any other pattern (the caller then globs)."""
+
+def _scan_listing(directory: Path, pattern: str) -> list[tuple[str, list[str], list[str]]]:
+    """The non-folder entries ``directory.glob(pattern)`` yields, by folder: ``(folder,
+    names of other entries, names of symlinks)``, folders and names sorted.
+
+    ``NAME`` and ``**/NAME`` with a wildcard ``NAME`` are listed by ``os.scandir`` (the entry
+    type comes with the listing: no ``lstat`` per file), matched as pathlib does on POSIX
+    (case-sensitive, ``*`` matches a leading dot, symlinked folders not descended, unreadable
+    subfolders skipped); any other pattern by pathlib's glob."""
     parts = pattern.split("/")
     name_pat = parts[-1]
     if (
@@ -169,11 +190,11 @@ def _scan_listing(directory: Path, pattern: str) -> list[tuple[str, str, str, bo
         or name_pat in ("", ".", "..")
         or not any(c in name_pat for c in "*?[")
     ):
-        return None
+        return _glob_listing(directory, pattern)
     match = re.compile(fnmatch.translate(name_pat)).fullmatch
     recursive = bool(parts[:-1])
     top = str(directory)
-    out: list[tuple[str, str, str, bool]] = []
+    out: list[tuple[str, list[str], list[str]]] = []
     stack = [top]
     while stack:
         folder = stack.pop()
@@ -185,19 +206,36 @@ def _scan_listing(directory: Path, pattern: str) -> list[tuple[str, str, str, bo
             if folder == top:
                 raise
             continue
+        names: list[str] = []
+        links: list[str] = []
         for e in entries:
             try:
-                is_dir = e.is_dir(follow_symlinks=False)
-                is_link = not is_dir and e.is_symlink()
+                if e.is_dir(follow_symlinks=False):
+                    if recursive:
+                        stack.append(prefix + e.name)
+                    continue
+                if match(e.name):
+                    (links if e.is_symlink() else names).append(e.name)
             except OSError:
                 continue
-            if is_dir:
-                if recursive:
-                    stack.append(prefix + e.name)
-                continue
-            if match(e.name):
-                out.append((prefix + e.name, folder, e.name, is_link))
+        if names or links:
+            out.append((folder, sorted(names), sorted(links)))
+    out.sort()
     return out
+
+
+def _glob_listing(directory: Path, pattern: str) -> list[tuple[str, list[str], list[str]]]:
+    """:func:`_scan_listing` for any pattern, by pathlib's glob (an ``lstat`` per entry)."""
+    by_folder: dict[str, tuple[list[str], list[str]]] = {}
+    for p in directory.glob(pattern):
+        try:
+            mode = p.lstat().st_mode
+        except OSError:  # vanished meanwhile
+            continue
+        if not stat.S_ISDIR(mode):
+            names, links = by_folder.setdefault(str(p.parent), ([], []))
+            (links if stat.S_ISLNK(mode) else names).append(p.name)
+    return sorted((f, sorted(n), sorted(k)) for f, (n, k) in by_folder.items())
 
 
 def utc_text(t: Any) -> str | None:
@@ -379,6 +417,7 @@ class Catalog:
         # the folder relative paths hang from, resolved, with a trailing "/"
         self._real_root = (os.path.realpath(root).rstrip("/") + "/") if root is not None else None
         self._copy_ready: bool | None = None  # PostgreSQL: may this session COPY via a temp table
+        self._bytewise: bool | None = None  # PostgreSQL: does the server order paths by bytes
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -1003,21 +1042,28 @@ class Catalog:
             out.append(new)
         return out
 
-    def _insert_file_values(self, values: list[tuple]) -> list[int | None]:
+    def _insert_file_values(
+        self, values: list[tuple], *, uniform: bool = False
+    ) -> list[int | None]:
         """Insert file rows (tuples in :data:`_FILE_COLUMNS` order) inside a transaction and
         count the inserted ones in the growth history. Returns each row's new id, or None
         where another writer registered that path first (``ON CONFLICT (path) DO NOTHING``:
-        never a duplicate)."""
+        never a duplicate). ``uniform``: the caller knows that every row has the same
+        added time, dataset and volume (one growth row, summed at once)."""
         if self.backend == "sqlite":
             ids = self._insert_values_sqlite(values)
         else:
             ids = self._insert_values_postgresql(values)
         growth: dict[tuple, tuple[int, int]] = {}
-        for v, new in zip(values, ids, strict=True):
-            if new is not None:
-                key = (v[_ADDED][:10], v[_DATASET], v[_VOLUME])
-                nbytes, nfiles = growth.get(key, (0, 0))
-                growth[key] = (nbytes + v[_SIZE], nfiles + 1)
+        if uniform and values and None not in ids:  # one growth row, every row inserted
+            key = (values[0][_ADDED][:10], values[0][_DATASET], values[0][_VOLUME])
+            growth[key] = (sum(map(operator.itemgetter(_SIZE), values)), len(values))
+        else:
+            for v, new in zip(values, ids, strict=True):
+                if new is not None:
+                    key = (v[_ADDED][:10], v[_DATASET], v[_VOLUME])
+                    nbytes, nfiles = growth.get(key, (0, 0))
+                    growth[key] = (nbytes + v[_SIZE], nfiles + 1)
         for (day, ds, volume), (nbytes, nfiles) in growth.items():
             self._x(
                 "INSERT INTO growth (day, dataset_id, volume, bytes_added, files_added)"
@@ -1089,7 +1135,7 @@ class Catalog:
         largest are free, and those present afterwards are exactly the rows inserted."""
         raw = self._dbapi()
         sql = (
-            f"INSERT INTO files (id, {', '.join(_FILE_COLUMNS)})"
+            f"INSERT INTO files ({', '.join(_FILE_COLUMNS)}, id)"
             f" VALUES ({', '.join('?' * (len(_FILE_COLUMNS) + 1))})"
             " ON CONFLICT (path) DO NOTHING"
         )
@@ -1099,8 +1145,8 @@ class Catalog:
             try:
                 (top,) = raw.execute("SELECT COALESCE(MAX(id), 0) FROM files").fetchone()
                 before = raw.total_changes
-                raw.executemany(sql, [(top + k, *v) for k, v in enumerate(values, 1)])
                 ids = range(top + 1, top + 1 + len(values))
+                raw.executemany(sql, map(tuple.__add__, values, zip(ids)))  # (row…, id)
                 if raw.total_changes - before == len(values):  # all inserted: the usual case
                     return list(ids)
                 present = {
@@ -1232,126 +1278,171 @@ class Catalog:
             raise CatalogError(f"cannot scan {directory}: not a directory")
         if run_type not in RUN_TYPES:
             raise CatalogError(f"scan: run_type {run_type!r} not in {RUN_TYPES}")
-        rx = re.compile(run_regex)
+        re.compile(run_regex)  # a bad pattern fails here, not in a helper
         ds = self.add_dataset(dataset, detector=detector)
         if detector is None:
             detector = self._scalar("SELECT detector FROM datasets WHERE id = :d", {"d": ds})
         own = self.path.resolve() if isinstance(self.path, Path) else None
-        own_real = str(own) if own is not None else None
-        # (path, stored path, volume, follow): a folder's real path and volume are looked up
-        # once, not per file (only a symlinked file is resolved on its own).
-        listing = _scan_listing(directory, pattern)
-        if listing is None:  # a pattern the fast listing does not cover: pathlib's glob
-            listing = []
-            for p in directory.glob(pattern):
-                try:
-                    mode = p.lstat().st_mode
-                except OSError:  # vanished meanwhile
-                    continue
-                if not stat.S_ISDIR(mode):
-                    listing.append((str(p), str(p.parent), p.name, stat.S_ISLNK(mode)))
-        listing.sort()
-        # (path, stored path, volume, follow symlink, format, run number)
-        candidates: list[tuple[str, str, str, bool, str, int | None]] = []
-        folders: dict[str, tuple[str, str, str]] = {}
         own_name = own.name if own is not None else None
-        for full, folder, name, is_link in listing:
-            dot = name.rfind(".")
-            fmt = FORMATS_BY_SUFFIX.get(name[dot:].lower()) if dot >= 0 else None
-            if fmt is None or (own_name is not None and name.startswith(own_name)):
-                continue
-            m = rx.search(name)  # (the name, not the folders above it)
-            run = int(m[1]) if m else None
-            if is_link:
-                p = Path(full)
-                try:
-                    if not p.is_file() or (own is not None and p.resolve() == own):
-                        continue
-                    candidates.append((full, self._stored_path(p), _volume_of(p), True, fmt, run))
-                except OSError:
-                    continue
-                continue
-            known_folder = folders.get(folder)
-            if known_folder is None:
-                real_parent = os.path.realpath(folder).rstrip("/") + "/"
-                known_folder = folders[folder] = (
-                    real_parent,
-                    self._stored_real(real_parent),
-                    _volume_of(Path(folder)),
-                )
-            real_parent, stored_parent, volume = known_folder
-            if own_real is not None and real_parent + name == own_real:
-                continue
-            candidates.append((full, stored_parent + name, volume, False, fmt, run))
-        candidates, not_text = _text_paths_only(candidates)
+        parts, not_text = self._scan_parts(_scan_listing(directory, pattern), own)
         if not_text:  # a name anyone can create in a shared folder must not stop the scan
-            shown = ", ".join(repr(os.fsencode(c[0])) for c in not_text[:3])
+            shown = ", ".join(repr(os.fsencode(p)) for p in not_text[:3])
             warnings.warn(
                 f"scan of {directory}: {len(not_text)} file(s) skipped, their names are not"
                 f" valid UTF-8 and the catalog stores paths as text (rename them): {shown}",
                 stacklevel=2,
             )
-        # Hashing overlaps registering: helper processes hash the next batch while this
-        # process registers the last one; with big files this process also hashes a batch
-        # when every helper is busy (hashing.py). The database connection stays here.
-        helpers = _scan_helpers() if len(candidates) > _SCAN_FIRST_BATCH else 0
-        added: list[tuple[int, int | None, tuple]] = []
+        # Hashing overlaps registering: helper processes prepare and hash the next batch
+        # (hashing.scan_batch) while this process registers the last one; with big files
+        # this process also hashes a batch when every helper is busy. The database
+        # connection stays here.
+        total = sum(len(part[5]) for part in parts)
+        helpers = _scan_helpers() if total > _SCAN_FIRST_BATCH else 0
+        chunks: list = []
         runs_info: dict[int, tuple[int, str, str | None]] = {}
-        register = functools.partial(self._register_scanned, ds=ds, run_type=run_type,
-                                     detector=detector, runs_info=runs_info)  # fmt: skip
+        register = functools.partial(
+            self._register_scanned, ds=ds, run_type=run_type, detector=detector,
+            runs_info=runs_info, chunks=chunks,
+        )  # fmt: skip
+        own_real = str(own) if own is not None else None
         seen_files = seen_bytes = 0
-        size, i = _SCAN_FIRST_BATCH, 0
-        with HashPipeline(helpers) as pipeline:
-            while i < len(candidates):
-                batch = candidates[i : i + size]
-                i += len(batch)
-                known = self._catalogued([c[1] for c in batch])
-                todo = [c for c in batch if c[1] not in known]
-                if not todo:
+        size = [_SCAN_FIRST_BATCH]  # files per batch, from the bytes per file seen so far
+        with HashPipeline(helpers, work="scan_batch") as pipeline:
+            for batch in _scan_batches(parts, lambda: size[0]):
+                batch = self._not_catalogued(batch)
+                if not batch:
                     continue
                 big = seen_files > 0 and seen_bytes / seen_files >= _SCAN_HELP_BYTES
-                items = [(c[0], c[3]) for c in todo]
-                for done, hashes in pipeline.submit(todo, items, help_hash=big):
-                    added += register(done, hashes)
-                    seen_files += len(hashes)
-                    seen_bytes += sum(h[1] for h in hashes if h is not None)
-                    per_file = max(seen_bytes / seen_files, 1.0)
-                    size = max(1, min(_SCAN_BATCH, int(_SCAN_BATCH_BYTES / per_file)))
-            for done, hashes in pipeline.drain():
-                added += register(done, hashes)
-        return self._added_frame(added, dataset, runs_info)
+                job = (FORMATS_BY_SUFFIX, run_regex, own_name, own_real, batch)
+                for _, result in pipeline.submit(None, job, help_hash=big):
+                    register(result)
+                    seen_files += len(result[2])
+                    seen_bytes += sum(result[2])
+                    per_file = max(seen_bytes / max(seen_files, 1), 1.0)
+                    size[0] = max(1, min(_SCAN_BATCH, int(_SCAN_BATCH_BYTES / per_file)))
+            for _, result in pipeline.drain():
+                register(result)
+        return self._added_frame(chunks, dataset, runs_info)
+
+    def _scan_parts(
+        self, listing: list[tuple[str, list[str], list[str]]], own: Path | None
+    ) -> tuple[list[tuple], list[str]]:
+        """The listing as :func:`hashing.scan_batch` parts, and the paths left out because
+        their names are not valid UTF-8. A folder's real path and volume are looked up
+        once, not per file; only a symlinked file is resolved on its own."""
+        parts: list[tuple] = []
+        not_text: list[str] = []
+        own_name = own.name if own is not None else None
+        for folder, names, links in listing:
+            prefix = folder if folder.endswith("/") else folder + "/"
+            if names:
+                real_parent = os.path.realpath(folder).rstrip("/") + "/"
+                stored_parent = self._stored_real(real_parent)
+                volume = _volume_of(Path(folder))
+                if not (_is_text(stored_parent) and _is_text(volume)):
+                    not_text += [prefix + n for n in names]
+                    names = []
+                elif not all(map(str.isascii, names)):
+                    bad = {n for n in names if not _is_text(n)}
+                    not_text += [prefix + n for n in sorted(bad)]
+                    names = [n for n in names if n not in bad]
+                if names:
+                    parts.append((prefix, stored_parent, real_parent, volume, False, names, None))
+            for name in links:
+                dot = name.rfind(".")
+                if dot < 0 or name[dot:].lower() not in FORMATS_BY_SUFFIX:
+                    continue
+                if own_name is not None and name.startswith(own_name):
+                    continue
+                p = Path(prefix + name)
+                try:
+                    if not p.is_file() or (own is not None and p.resolve() == own):
+                        continue
+                    stored, volume = self._stored_path(p), _volume_of(p)
+                except OSError:
+                    continue
+                if not (_is_text(name) and _is_text(stored) and _is_text(volume)):
+                    not_text.append(prefix + name)
+                    continue
+                parts.append((prefix, "", "", volume, True, [name], [stored]))
+        return parts, not_text
+
+    def _not_catalogued(self, batch: list[tuple]) -> list[tuple]:
+        """The batch without the files already in the catalog (a scan run again hashes only
+        what is new). One query per batch: the catalogued paths between the batch's first
+        and last stored path, and only where that range holds far more than the batch (or
+        on a server whose text order is not bytewise), a lookup of each path."""
+
+        def stored_of(part):
+            return part[6] if part[6] is not None else [part[1] + n for n in part[5]]
+
+        n = sum(len(part[5]) for part in batch)
+        limit = 4 * n + 64
+        known = None
+        if self._bytewise_paths():
+            lo = min(part[6][0] if part[6] else part[1] + part[5][0] for part in batch)
+            hi = max(part[6][-1] if part[6] else part[1] + part[5][-1] for part in batch)
+            found = self._catalogued_between(lo, hi, limit)
+            if len(found) < limit:
+                known = found
+        if known is None:
+            known = self._catalogued([p for part in batch for p in stored_of(part)])
+        if not known:
+            return batch
+        out = []
+        for part in batch:
+            keep = [k for k, p in enumerate(stored_of(part)) if p not in known]
+            if len(keep) == len(part[5]):
+                out.append(part)
+            elif keep:
+                names = [part[5][k] for k in keep]
+                stored = [part[6][k] for k in keep] if part[6] is not None else None
+                out.append((*part[:5], names, stored))
+        return out
 
     def _register_scanned(
         self,
-        todo: list[tuple],
-        hashes: list[tuple[str, int] | None],
+        result: tuple[list, list, list, list, list, list],
         *,
         ds: int,
         run_type: str,
         detector: str | None,
         runs_info: dict,
-    ) -> list[tuple[int, int | None, tuple]]:
-        """One short transaction: create the batch's missing runs, insert its files.
-        Returns (id, run number, row) of the files this scan inserted: files another writer
-        registered first, and files removed or replaced since the listing, are left out."""
+        chunks: list,
+    ) -> None:
+        """One short transaction: create the batch's missing runs, insert its files (the
+        columns :func:`hashing.scan_batch` answered), and keep what was inserted for the
+        answer, as Arrow columns. Files another writer registered first are left out."""
+        import pyarrow as pa
+
+        stored, volumes, sizes, shas, fmts, runs = result
+        if not stored:
+            return
         now = _now()
-        found = [(c, h) for c, h in zip(todo, hashes, strict=True) if h is not None]
-        if not found:
-            return []
         # runs seen in earlier batches of this scan exist: only new run numbers are asked for
-        numbers = sorted({c[5] for c, _ in found} - {None} - runs_info.keys())
+        numbers = sorted(set(runs) - {None} - runs_info.keys())
         with self.transaction():
             runs_info.update(self._ensure_runs(ds, numbers, run_type=run_type, detector=detector))
-            run_id = {n: i[0] for n, i in runs_info.items()}
-            values = [
-                (ds, run_id.get(c[5]), c[1], c[2], h[1], h[0], c[4], None, None, now, now, "{}")
-                for c, h in found
-            ]
-            ids = self._insert_file_values(values)
-        return [(new, c[5], v) for new, (c, _), v in zip(ids, found, values, strict=True)
-                if new is not None]  # fmt: skip
+            run_ids = list(map({n: i[0] for n, i in runs_info.items()}.get, runs))
+            r = itertools.repeat
+            values = list(zip(r(ds), run_ids, stored, volumes, sizes, shas, fmts, r(None),
+                              r(None), r(now), r(now), r("{}"), strict=False))  # fmt: skip
+            ids = self._insert_file_values(values, uniform=len(set(volumes)) == 1)
+        chunk = pa.table({
+            "file_id": pa.array(ids, pa.int64()),
+            "run_number": pa.array(runs, pa.int64()),
+            "path": pa.array(stored, pa.string()),
+            "volume": pa.array(volumes, pa.string()),
+            "size_bytes": pa.array(sizes, pa.int64()),
+            "sha256": pa.array(shas, pa.string()),
+            "format": pa.array(fmts, pa.string()),
+            "added_utc": pa.array([now] * len(ids), pa.string()),
+        })  # fmt: skip
+        if chunk["file_id"].null_count:  # registered by another writer meanwhile
+            chunk = chunk.filter(chunk["file_id"].is_valid())
+        chunks.append(chunk)
 
-    def _added_frame(self, added: list[tuple], dataset: str, runs_info: dict) -> pd.DataFrame:
+    def _added_frame(self, chunks: list, dataset: str, runs_info: dict) -> pd.DataFrame:
         """What :meth:`files` would answer for just these new files, without asking again.
 
         Built as Arrow columns (a scan may add 100 000 rows: the string columns, the
@@ -1360,30 +1451,43 @@ class Catalog:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        ids, numbers, values = zip(*added, strict=True) if added else ((), (), ())
-        column = dict(zip(_FILE_COLUMNS, zip(*values, strict=True), strict=True)) if values else {
-            c: () for c in _FILE_COLUMNS
-        }  # fmt: skip
-        kinds = {n: info[1:] for n, info in runs_info.items()}
-        none = (None, None)
-        text = functools.partial(pa.array, type=pa.string())
-        paths = text(column["path"])
+        if chunks:
+            table = pa.concat_tables(chunks)
+        else:
+            table = pa.table({
+                "file_id": pa.array([], pa.int64()), "run_number": pa.array([], pa.int64()),
+                **{c: pa.array([], pa.string()) for c in ("path", "volume")},
+                "size_bytes": pa.array([], pa.int64()),
+                **{c: pa.array([], pa.string()) for c in ("sha256", "format", "added_utc")},
+            })  # fmt: skip
+        n = table.num_rows
+        # run type and detector: looked up by run number (few runs, many files)
+        numbers = sorted(runs_info)
+        at = pc.index_in(table["run_number"], value_set=pa.array(numbers, pa.int64()))
+        kinds = {c: pa.array([runs_info[k][j] for k in numbers], pa.string())
+                 for j, c in ((1, "run_type"), (2, "detector"))}  # fmt: skip
+        paths = table["path"]
         if self.root is not None:  # relative paths hang from the catalog's folder
             root = str(self.root).rstrip("/") + "/"
             paths = pc.if_else(
                 pc.starts_with(paths, "/"), paths, pc.binary_join_element_wise(root, paths, "")
             )
+        nothing = pa.nulls(n, pa.string())
         table = pa.table({
-            "file_id": pa.array(ids, pa.int64()),
-            "dataset": text([dataset] * len(ids)),
-            "run_number": pa.array(numbers, pa.int64()),
-            "run_type": text([kinds.get(n, none)[0] for n in numbers]),
-            "detector": text([kinds.get(n, none)[1] for n in numbers]),
+            "file_id": table["file_id"],
+            "dataset": pa.repeat(pa.scalar(dataset, pa.string()), n),
+            "run_number": table["run_number"],
+            "run_type": kinds["run_type"].take(at),
+            "detector": kinds["detector"].take(at),
             "path": paths,
-            "volume": text(column["volume"]),
-            "size_bytes": pa.array(column["size_bytes"], pa.int64()),
-            **{c: text(column[c]) for c in ("sha256", "format", "start_utc", "end_utc",
-                                            "added_utc", "verified_utc")},
+            "volume": table["volume"],
+            "size_bytes": table["size_bytes"],
+            "sha256": table["sha256"],
+            "format": table["format"],
+            "start_utc": nothing,
+            "end_utc": nothing,
+            "added_utc": table["added_utc"],
+            "verified_utc": table["added_utc"],  # registered and verified together
         })  # fmt: skip
         # files()' order: run number (no run first), then path
         has_run = pc.is_valid(table["run_number"])
@@ -1398,8 +1502,45 @@ class Catalog:
         df = table.take(order).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
         df["file_id"] = df["file_id"].astype("int64")
         df["size_bytes"] = df["size_bytes"].astype("int64")
-        df["metadata"] = [{} for _ in ids]  # scan records no metadata
+        df["metadata"] = [{} for _ in range(n)]  # scan records no metadata
         return self._times(df, ["start_utc", "end_utc", "added_utc", "verified_utc"])
+
+    def _bytewise_paths(self) -> bool:
+        """Whether the server orders paths by their bytes, as Python orders ``str`` (so a
+        range of paths holds every path between its ends): always in SQLite, and in
+        PostgreSQL when the database's collation is ``C``/``POSIX`` (asked once)."""
+        if self.backend == "sqlite":
+            return True
+        if self._bytewise is None:
+            with self._lock, self._dbapi().cursor() as cur:
+                cur.execute("SELECT datcollate FROM pg_database WHERE datname = current_database()")
+                collate = cur.fetchone()[0]
+                cur.execute("SHOW server_version_num")
+                if int(cur.fetchone()[0]) >= 150000:  # ICU can be the provider from 15 on
+                    cur.execute("SELECT datlocprovider FROM pg_database"
+                                " WHERE datname = current_database()")  # fmt: skip
+                    collate = collate if cur.fetchone()[0] == "c" else "icu"
+            self._bytewise = collate in ("C", "POSIX")
+        return self._bytewise
+
+    def _catalogued_between(self, lo: str, hi: str, limit: int) -> set[str]:
+        """The catalogued paths from ``lo`` to ``hi`` (at most ``limit``): one index range."""
+        with self._lock:
+            raw = self._dbapi()
+            try:
+                if self.backend == "postgresql":
+                    with raw.cursor() as cur:
+                        cur.execute(
+                            "SELECT path FROM files WHERE path >= %s AND path <= %s LIMIT %s",
+                            (lo, hi, limit),
+                        )
+                        return {r[0] for r in cur.fetchall()}
+                return {r[0] for r in raw.execute(
+                    "SELECT path FROM files WHERE path >= ? AND path <= ? LIMIT ?",
+                    (lo, hi, limit),
+                )}  # fmt: skip
+            except Exception as e:  # the driver's own error types (sqlite3 / psycopg2)
+                raise CatalogError(f"catalog {self.path}: {_first_line(e)}") from None
 
     def _catalogued(self, stored: list[str]) -> set[str]:
         """Which of these stored paths are catalogued: one indexed query per batch, through

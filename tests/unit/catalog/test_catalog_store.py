@@ -366,9 +366,9 @@ def test_a_big_scan_hashes_in_helper_processes_with_the_same_answer(
     started = []
     real_pipeline = store.HashPipeline
 
-    def counting_pipeline(helpers):
+    def counting_pipeline(helpers, **kwargs):
         started.append(helpers)
-        return real_pipeline(helpers)
+        return real_pipeline(helpers, **kwargs)
 
     monkeypatch.setattr(store, "HashPipeline", counting_pipeline)
     monkeypatch.setattr(store, "_scan_helpers", lambda: 2)
@@ -420,9 +420,9 @@ def test_a_scan_of_big_files_registers_in_small_batches(tmp_path, monkeypatch):
     sizes = []
     real = store.Catalog._register_scanned
 
-    def counting(self, todo, hashes, **kwargs):
-        sizes.append(len(todo))
-        return real(self, todo, hashes, **kwargs)
+    def counting(self, result, **kwargs):
+        sizes.append(len(result[0]))  # the batch's files, as columns
+        return real(self, result, **kwargs)
 
     monkeypatch.setattr(store.Catalog, "_register_scanned", counting)
     with Catalog.open(tmp_path / "catalog.sqlite", create=True) as cat:
