@@ -376,7 +376,12 @@ _FILES_SELECT = (
     " FROM files f JOIN datasets d ON d.id = f.dataset_id"
     " LEFT JOIN runs r ON r.id = f.run_id"
 )
-_FILES_ORDER = " ORDER BY d.name, r.run_number NULLS FIRST, f.path"
+# Paths in byte order on both backends (SQLite compares bytes; a PostgreSQL database's
+# collation may be a language's, which ignores "/" and "_"), as scan's answer is sorted.
+_FILES_ORDER = {
+    "sqlite": " ORDER BY d.name, r.run_number NULLS FIRST, f.path",
+    "postgresql": ' ORDER BY d.name, r.run_number NULLS FIRST, f.path COLLATE "C"',
+}
 
 
 class Catalog:
@@ -1525,6 +1530,9 @@ class Catalog:
         df["file_id"] = df["file_id"].astype("int64")
         df["size_bytes"] = df["size_bytes"].astype("int64")
         df["metadata"] = [{} for _ in range(n)]  # scan records no metadata
+        for c in ("run_type", "detector"):  # as pandas reads a column of only NULLs
+            if n and table[c].null_count == n:
+                df[c] = pd.Series([None] * n, index=df.index, dtype=object)
         return self._times(df, ["start_utc", "end_utc", "added_utc", "verified_utc"])
 
     def _bytewise_paths(self) -> bool:
@@ -1765,7 +1773,7 @@ class Catalog:
 
     def _files_frame(self, f: _Filter) -> pd.DataFrame:
         return self._finish_files_frame(
-            self._frame(_FILES_SELECT + f.sql() + _FILES_ORDER, f.params)
+            self._frame(_FILES_SELECT + f.sql() + _FILES_ORDER[self.backend], f.params)
         )
 
     def _finish_files_frame(self, df: pd.DataFrame) -> pd.DataFrame:

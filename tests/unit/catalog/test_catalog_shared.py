@@ -387,3 +387,49 @@ def test_credentials_stay_out_of_command_lines_and_messages(postgres_server, tmp
     ok = rarehub("catalog", "init", env={"RAREHUB_CATALOG_URL_FILE": str(url_file)})
     assert ok.returncode == 0, ok.stderr
     assert "schema version 2 (postgresql)" in ok.stdout
+
+
+def test_a_server_ordering_text_by_language_scans_once_and_orders_paths_by_bytes(
+    postgres_server, tmp_path, monkeypatch
+):
+    """A site's database may sort text as a language does (ICU ``en-US`` here: case and
+    "_" barely count). scan then cannot take a range of paths as "those between its ends",
+    so it looks each path up, and a second scan still adds nothing; files() and scan's
+    answer both order paths by their bytes, as on SQLite."""
+    import analysis_lib.catalog.store as store
+
+    db = f"icu_{os.urandom(4).hex()}"
+    postgres_server.psql(
+        f"CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.UTF-8'"
+        " LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+    )
+    assert postgres_server.psql("SELECT 'run1_B' < 'run1_a'", db).strip() == "f"  # a < B
+    monkeypatch.setattr(store, "_SCAN_FIRST_BATCH", 3)
+    names = ["run1_B.bin", "run1_a.bin", "run1_a_b.bin", "run1_ab.bin", "run1_a-c.bin"]
+    names += [f"run2_{k}.bin" for k in range(7)]
+    for k, name in enumerate(names):
+        make_file(tmp_path / "data" / name, f"{k}".encode())
+    ranges = []
+    real_between = store.Catalog._catalogued_between
+
+    def between(self, lo, hi, limit):
+        ranges.append((lo, hi))
+        return real_between(self, lo, hi, limit)
+
+    monkeypatch.setattr(store.Catalog, "_catalogued_between", between)
+    with Catalog.open(postgres_server.url(db)) as cat:
+        assert cat._bytewise_paths() is False
+        added = cat.scan(tmp_path / "data", dataset="d")
+        pd.testing.assert_frame_equal(added, cat.files(dataset="d"))
+        run1 = [Path(p).name for p in added["path"]][:5]
+        assert run1 == sorted(names[:5], key=str.encode) == [
+            "run1_B.bin", "run1_a-c.bin", "run1_a.bin", "run1_a_b.bin", "run1_ab.bin"
+        ]  # fmt: skip
+        assert cat.scan(tmp_path / "data", dataset="d").empty
+        assert len(cat.files(dataset="d")) == len(names)
+    assert ranges == []  # never a range: each path looked up
+    with Catalog.open(tmp_path / "catalog.sqlite", create=True) as cat:  # bytes, by range
+        added = cat.scan(tmp_path / "data", dataset="d")
+        assert [Path(p).name for p in added["path"]][:5] == run1
+        assert cat.scan(tmp_path / "data", dataset="d").empty
+    assert ranges

@@ -519,3 +519,33 @@ def test_a_file_name_that_is_not_utf8_is_skipped_with_a_warning_not_a_failed_sca
             added = cat.scan(data, dataset="d")
         assert [Path(p).name for p in added["path"]] == ["run1_ok.bin"]
         assert len(cat.files(dataset="d")) == 1
+
+
+def test_a_scan_among_many_catalogued_files_looks_up_only_its_own(
+    catalog_target, tmp_path, monkeypatch
+):
+    """scan asks for the catalogued paths between a batch's first and last; where that range
+    holds far more than the batch (here 300 catalogued CSV files between two new .bin
+    files), it looks up just the batch's paths instead of reading them all."""
+    import analysis_lib.catalog.store as store
+
+    data = tmp_path / "data"
+    for k in range(300):
+        make_file(data / f"m{k:03d}.csv", f"{k}".encode())
+    make_file(data / "a_run1.bin", b"a")
+    make_file(data / "z_run1.bin", b"z")
+    looked_up = []
+    real = store.Catalog._catalogued
+
+    def catalogued(self, stored):
+        looked_up.append(len(stored))
+        return real(self, stored)
+
+    with Catalog.open(catalog_target) as cat:
+        assert len(cat.scan(data, dataset="d", pattern="*.csv")) == 300
+        monkeypatch.setattr(store.Catalog, "_catalogued", catalogued)
+        added = cat.scan(data, dataset="d", pattern="*.bin")
+        assert [Path(p).name for p in added["path"]] == ["a_run1.bin", "z_run1.bin"]
+        assert looked_up == [2]
+        assert cat.scan(data, dataset="d").empty  # everything known: nothing hashed again
+        assert len(cat.files(dataset="d")) == 302
