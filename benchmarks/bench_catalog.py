@@ -13,6 +13,8 @@
   the same run (warm page cache for both): the share of scan time that is hashing, as
   ``time(sha256sum) / time(scan)`` (target ≥ 0.8), and the CPU seconds of the catalog
   process and of the helper processes that hash (``analysis_lib/catalog/hashing.py``).
+  On PostgreSQL also the server's insert work alone for the same rows (``COPY`` of ready
+  CSV, nothing else running): with the server on the same cores, a floor under the scan.
 
 PostgreSQL: ``--pg-url URL`` (a role that may create databases, password in ~/.pgpass: each
 measurement gets a new database, dropped at the end), else a throw-away
@@ -278,6 +280,38 @@ def scan_vs_sha256sum(make, folder: Path, *, repeat: int = 3, name: str = "scan"
     }
 
 
+def server_insert_floor(make, folder: Path, *, batch: int = 2000) -> dict:
+    """PostgreSQL's own work for a scan's rows, and nothing else: the rows ``scan`` wrote
+    for ``folder`` (same paths, hashes and runs) read back, then ``COPY``-ed into an empty
+    catalog in batches of ``batch``, one transaction each, from ready CSV. No Python between
+    batches, no hashing: on a machine where the server shares the cores with the scan, the
+    scan cannot take less than this plus its hashing."""
+    url = make("floor")
+    with Catalog.open(url) as cat:
+        ds = cat.add_dataset("scan")
+        numbers = list(range(500))
+        run_id = {n: i[0] for n, i in cat._ensure_runs(ds, numbers, run_type="physics",
+                                                       detector=None).items()}  # fmt: skip
+        now = store._now()
+        rows = [(ds, run_id.get(k % 500), str(p), "/", 1024, os.urandom(32).hex(), "raw", None,
+                 None, now, now, "{}") for k, p in enumerate(sorted(folder.iterdir()))]  # fmt: skip
+        bodies = [store._copy_csv(rows[i : i + batch]) for i in range(0, len(rows), batch)]
+        raw = cat._dbapi()
+        columns = ", ".join(store._FILE_COLUMNS)
+        t = time.perf_counter()
+        with raw.cursor() as cur:
+            for body in bodies:
+                cur.execute("BEGIN")
+                cur.copy_expert(
+                    f"COPY files ({columns}) FROM STDIN WITH (FORMAT csv,"
+                    f" FORCE_NULL ({store._COPY_NULLABLE}))",
+                    body,
+                )
+                cur.execute("COMMIT")
+        took = time.perf_counter() - t
+    return {"rows": len(rows), "copy_only_s": round(took, 3)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--files", type=int, default=1_000_000)
@@ -349,6 +383,8 @@ def main() -> None:
                         for k in range(n):
                             (scan_dir / f"run{k % 500}_{k:06d}.bin").write_bytes(os.urandom(size))
                         res[key] = scan_vs_sha256sum(make, scan_dir, repeat=repeat, name=key)
+                        if backend == "postgresql" and key == "scan":
+                            res["scan_server_insert_floor"] = server_insert_floor(make, scan_dir)
                         shutil.rmtree(scan_dir)
                 report[backend] = res
                 print(json.dumps({backend: res}, indent=1), flush=True)
