@@ -549,3 +549,31 @@ def test_a_scan_among_many_catalogued_files_looks_up_only_its_own(
         assert looked_up == [2]
         assert cat.scan(data, dataset="d").empty  # everything known: nothing hashed again
         assert len(cat.files(dataset="d")) == 302
+
+
+def test_a_scan_inside_a_transaction_is_part_of_it(catalog_target, tmp_path, monkeypatch):
+    """scan inside the caller's transaction joins it: several batches (each of which would
+    be a transaction of its own) all go, or none does."""
+    import analysis_lib.catalog.store as store
+
+    monkeypatch.setattr(store, "_SCAN_FIRST_BATCH", 4)
+    monkeypatch.setattr(store, "_SCAN_BATCH", 4)
+    for k in range(10):
+        make_file(tmp_path / "data" / f"run{k % 2}_{k}.bin", os.urandom(30))
+    with Catalog.open(catalog_target) as cat:
+        cat.add_dataset("d")
+        seen = []
+
+        def scan_then_change_mind():
+            with cat.transaction():
+                seen.append(len(cat.scan(tmp_path / "data", dataset="d")))
+                raise RuntimeError("changed my mind")
+
+        with pytest.raises(RuntimeError, match="changed my mind"):
+            scan_then_change_mind()
+        assert seen == [10]
+        assert cat.files(dataset="d").empty
+        assert cat.runs(dataset="d").empty
+        with cat.transaction():
+            assert len(cat.scan(tmp_path / "data", dataset="d")) == 10
+        assert len(cat.files(dataset="d")) == 10
