@@ -11,7 +11,9 @@ The source is read as one consistent state. ``migrate`` holds a SQLite source's 
 the file moved (``meta.moved_to``, ``meta.moved_utc``): a writer that waited for the lock
 then finds the mark and is refused, naming the server (``Catalog.transaction``), so nothing
 a job registers can land in the file after its copy. While it runs, a ``meta.migrating_to``
-marker (committed before the lock is taken) lets a writer whose wait runs out say why.
+marker (committed before the lock is taken; ``migrating_by`` names the host and process)
+lets a writer whose wait runs out say why; a marker left by a migration killed on this host
+is recognised as such, not named as the holder, and the next ``migrate`` clears it.
 ``snapshot`` takes a read transaction instead (writers carry on).
 """
 
@@ -33,15 +35,18 @@ import sqlalchemy as sa
 from .connect import is_server_url, redact
 from .schema import TABLES, files
 from .store import (
+    MIGRATING_BY,
     MIGRATING_SINCE,
     MIGRATING_TO,
     MOVED_TO,
     MOVED_UTC,
     Catalog,
     CatalogError,
+    migration_owner,
 )
 
 _CHUNK = 5000
+_MIGRATING = (MIGRATING_TO, MIGRATING_SINCE, MIGRATING_BY)  # a running migration's marker
 
 
 def _target_is_empty(dst: Catalog) -> bool:
@@ -234,7 +239,11 @@ def migrate(src: Catalog, target: str | os.PathLike, *, force: bool = False) -> 
         )
     with Catalog.open(target, create=True) as dst:
         _refuse_unusable_target(dst)  # before taking the lock: no writer waits for this
-        _set_meta(src, {MIGRATING_TO: shown, MIGRATING_SINCE: _utc_now()}, refuse_moved=not force)
+        _set_meta(
+            src,
+            {MIGRATING_TO: shown, MIGRATING_SINCE: _utc_now(), MIGRATING_BY: migration_owner()},
+            refuse_moved=not force,
+        )
         try:
             with src._transaction(refuse_moved=False):  # BEGIN IMMEDIATE: writers now wait
                 report = copy_catalog(src, dst, relative_paths=True)
@@ -242,11 +251,11 @@ def migrate(src: Catalog, target: str | os.PathLike, *, force: bool = False) -> 
                 _set_meta(
                     src,
                     {MOVED_TO: shown, MOVED_UTC: moved_utc},
-                    drop=(MIGRATING_TO, MIGRATING_SINCE),
+                    drop=_MIGRATING,
                 )
         except BaseException:
             with contextlib.suppress(CatalogError):  # the copy failed: writers carry on here
-                _set_meta(src, {}, drop=(MIGRATING_TO, MIGRATING_SINCE), refuse_moved=False)
+                _set_meta(src, {}, drop=_MIGRATING, refuse_moved=False)
             raise
     report.update(moved_to=shown, moved_utc=moved_utc)
     return report
@@ -258,7 +267,7 @@ def unmark_moved(src: Catalog) -> dict[str, str] | None:
     server it was moved to."""
     with src._transaction(refuse_moved=False):
         moved = src.moved()
-        _set_meta(src, {}, drop=(MOVED_TO, MOVED_UTC, MIGRATING_TO, MIGRATING_SINCE))
+        _set_meta(src, {}, drop=(MOVED_TO, MOVED_UTC, *_MIGRATING))
     return moved
 
 

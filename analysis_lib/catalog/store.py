@@ -33,6 +33,7 @@ import operator
 import os
 import random
 import re
+import socket
 import sqlite3
 import stat
 import threading
@@ -94,6 +95,27 @@ class CatalogMovedWarning(UserWarning):
 # ``meta`` keys of a SQLite catalog being moved, and moved, to a server (copying.migrate).
 MOVED_TO, MOVED_UTC = "moved_to", "moved_utc"
 MIGRATING_TO, MIGRATING_SINCE = "migrating_to", "migrating_since_utc"
+MIGRATING_BY = "migrating_by"  # "host pid" of the migrating process
+
+
+def migration_owner() -> str:
+    """This process, as a migration's marker names it (``meta.migrating_by``)."""
+    return f"{socket.gethostname()} {os.getpid()}"
+
+
+def _ended_here(owner: str | None) -> bool:
+    """Whether a marker's owner (``host pid``) was a process on this host that has ended.
+    Unknown (another host, or no owner recorded) is not ended."""
+    host, _, pid = (owner or "").rpartition(" ")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # (alive, another user's)
+        return False
+    return False
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -771,16 +793,25 @@ class Catalog:
 
     def _lock_holder(self) -> str:
         """Who holds the write lock, as far as the catalog can tell: a running migration
-        leaves a marker in ``meta`` (committed before it takes the lock) that readers see."""
+        leaves a marker in ``meta`` (committed before it takes the lock) that readers see.
+        A marker whose process has ended on this host (killed: it could not clean up) is
+        said to be stale, not taken for the holder."""
         with contextlib.suppress(sqlite3.Error):
             rows = dict(
                 self._dbapi()
                 .execute(
-                    "SELECT key, value FROM meta WHERE key IN (?, ?)",
-                    (MIGRATING_TO, MIGRATING_SINCE),
+                    "SELECT key, value FROM meta WHERE key IN (?, ?, ?)",
+                    (MIGRATING_TO, MIGRATING_SINCE, MIGRATING_BY),
                 )
                 .fetchall()
             )
+            if MIGRATING_TO in rows and _ended_here(rows.get(MIGRATING_BY)):
+                return (
+                    f"another writer (not the migration to {rows[MIGRATING_TO]} started"
+                    f" {rows.get(MIGRATING_SINCE, 'at an unknown time')}: its process"
+                    f" {rows[MIGRATING_BY].rpartition(' ')[2]} has ended without finishing;"
+                    " `rarehub catalog migrate` again, or `--unmark`, clears its marker)"
+                )
             if MIGRATING_TO in rows:
                 return (
                     f"a migration to {rows[MIGRATING_TO]} (rarehub catalog migrate, started"

@@ -183,6 +183,59 @@ HAMMER = textwrap.dedent(
 )
 
 
+def test_a_killed_migration_leaves_a_marker_no_one_mistakes_for_it(
+    small_catalog, postgres_server, tmp_path
+):
+    """``migrate`` killed with SIGKILL (it cannot clean up) leaves its ``migrating_to``
+    marker behind. A writer kept waiting by someone else is then not told that migration
+    holds the lock: it is told the migration's process has ended. Migrating again works
+    and clears the marker."""
+    import sqlite3
+
+    db = postgres_server.create_database("killed")
+    url = postgres_server.url(db)
+    Catalog.open(url).close()
+    holder = psycopg2.connect(url)
+    holder.cursor().execute("LOCK TABLE files IN SHARE MODE")  # the copy stalls there
+    script = "import sys; from analysis_lib.catalog import Catalog; "
+    script += "from analysis_lib.catalog.copying import migrate; "
+    script += "migrate(Catalog.open(sys.argv[1]), sys.argv[2])"
+    mover = subprocess.Popen([sys.executable, "-c", script, str(small_catalog), url])
+    try:
+        deadline = time.monotonic() + 20
+        while "1" not in postgres_server.psql(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            f" AND datname = '{db}'"
+        ):
+            assert time.monotonic() < deadline, "the migration never reached the target"
+            time.sleep(0.05)
+        mover.kill()
+        mover.wait(timeout=10)
+    finally:
+        holder.close()
+    with sqlite3.connect(small_catalog) as raw:
+        marker = dict(raw.execute("SELECT key, value FROM meta WHERE key LIKE 'migrating%'"))
+    assert marker["migrating_by"].endswith(f" {mover.pid}")
+    other = sqlite3.connect(small_catalog, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # someone else now holds the write lock
+    try:
+        told = rf"another writer \(not the migration to {url}.*its process {mover.pid} has ended"
+        with (
+            Catalog.open(small_catalog, timeout_s=0.3) as writer,
+            pytest.raises(CatalogError, match=told),
+        ):
+            writer.add_run("ge1", 2, run_type="physics")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with Catalog.open(small_catalog) as src:
+        assert migrate(src, url)["moved_to"] == url
+    with sqlite3.connect(small_catalog) as raw:
+        keys = {k for (k,) in raw.execute("SELECT key FROM meta")}
+    assert "moved_to" in keys
+    assert not {k for k in keys if k.startswith("migrating")}
+
+
 def test_a_writer_hammering_add_file_during_migrate_loses_nothing(
     small_catalog, postgres_server, tmp_path
 ):
