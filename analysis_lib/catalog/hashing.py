@@ -100,6 +100,11 @@ def scan_batch(job: tuple) -> tuple[list, list, list, list, list, list]:
             if found is None:
                 continue
             m = search(name)  # (the name, not the folders above it)
+            if m and not m[1].isdecimal():
+                raise ValueError(
+                    f"{folder + name}: the run pattern {run_regex!r} takes {m[1]!r} from this"
+                    " name, not a run number (its first group must match digits only)"
+                )
             stored_out.append(stored_folder + name if stored_names is None else stored_names[k])
             volumes.append(volume)
             shas.append(found[0])
@@ -131,7 +136,11 @@ def _serve() -> None:
             if body is None:
                 return
             work, job = pickle.loads(body)
-            out = pickle.dumps(WORKS[work](job), protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                result = WORKS[work](job)
+            except Exception:  # e.g. a run pattern that takes no number from a name: the
+                result = None  # parent does this batch itself and raises the error there
+            out = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
             dst.write(_HEADER.pack(len(out)) + out)
             dst.flush()
     except BrokenPipeError:  # the parent is gone

@@ -176,6 +176,15 @@ def _scan_helpers() -> int:
     return max(0, min(4, cores - 1))
 
 
+@contextlib.contextmanager
+def _named_errors() -> Iterator[None]:
+    """A file :func:`hashing.scan_batch` refuses (its message names it) as a CatalogError."""
+    try:
+        yield
+    except ValueError as e:
+        raise CatalogError(f"scan: {e}") from None
+
+
 def _scan_batches(parts: list[tuple], size) -> Iterator[list[tuple]]:
     """Scan parts (:func:`hashing.scan_batch`) cut into batches of ``size()`` files each
     (asked anew for each batch: it follows the bytes per file seen so far)."""
@@ -1321,9 +1330,10 @@ class Catalog:
     ) -> pd.DataFrame:
         """Register every not-yet-catalogued file under ``directory`` matching ``pattern``.
 
-        The run number is taken from the file name with ``run_regex`` (first group); runs
-        that do not exist yet are created with ``run_type``. Files whose format cannot be
-        inferred are skipped. Returns the added files (as :meth:`files` does).
+        The run number is taken from the file name with ``run_regex`` (first group, digits:
+        a pattern without a group, or a name it takes anything else from, is an error
+        naming it); runs that do not exist yet are created with ``run_type``. Files whose
+        format cannot be inferred are skipped. Returns the added files (as :meth:`files` does).
 
         Files are hashed outside any transaction and registered in short transactions of up
         to 2000 files, so other writers never wait for this scan's disk reads; a big scan
@@ -1336,7 +1346,14 @@ class Catalog:
             raise CatalogError(f"cannot scan {directory}: not a directory")
         if run_type not in RUN_TYPES:
             raise CatalogError(f"scan: run_type {run_type!r} not in {RUN_TYPES}")
-        re.compile(run_regex)  # a bad pattern fails here, not in a helper
+        try:
+            groups = re.compile(run_regex).groups
+        except re.error as e:
+            raise CatalogError(f"scan: run_regex {run_regex!r} is not a pattern: {e}") from None
+        if groups < 1:
+            raise CatalogError(
+                f"scan: run_regex {run_regex!r} has no group: its first group is the run number"
+            )
         ds = self.add_dataset(dataset, detector=detector)
         if detector is None:
             detector = self._scalar("SELECT detector FROM datasets WHERE id = :d", {"d": ds})
@@ -1365,7 +1382,7 @@ class Catalog:
         own_real = str(own) if own is not None else None
         seen_files = seen_bytes = 0
         size = [_SCAN_FIRST_BATCH]  # files per batch, from the bytes per file seen so far
-        with HashPipeline(helpers, work="scan_batch") as pipeline:
+        with HashPipeline(helpers, work="scan_batch") as pipeline, _named_errors():
             for batch in _scan_batches(parts, lambda: size[0]):
                 batch = self._not_catalogued(batch)
                 if not batch:

@@ -577,3 +577,25 @@ def test_a_scan_inside_a_transaction_is_part_of_it(catalog_target, tmp_path, mon
         with cat.transaction():
             assert len(cat.scan(tmp_path / "data", dataset="d")) == 10
         assert len(cat.files(dataset="d")) == 10
+
+
+@pytest.mark.parametrize("n_files", [3, 80])  # hashed here; hashed by a helper process
+def test_a_run_pattern_that_takes_no_number_is_named_with_the_file(
+    tmp_path, monkeypatch, capfd, n_files
+):
+    import analysis_lib.catalog.store as store
+
+    monkeypatch.setattr(store, "_scan_helpers", lambda: 1)
+    for k in range(n_files):
+        make_file(tmp_path / "data" / f"run_{k:03d}.bin", b"x")
+    make_file(tmp_path / "data" / "run_abc.bin", b"y")
+    with Catalog.open(tmp_path / "catalog.sqlite", create=True) as cat:
+        with pytest.raises(CatalogError, match=r"run_abc\.bin: the run pattern .* takes 'abc'"):
+            cat.scan(tmp_path / "data", dataset="d", run_regex=r"run_(\w+)")
+        with pytest.raises(CatalogError, match="has no group"):
+            cat.scan(tmp_path / "data", dataset="d", run_regex=r"run_\d+")
+        with pytest.raises(CatalogError, match="is not a pattern"):
+            cat.scan(tmp_path / "data", dataset="d", run_regex=r"run_(\d+")
+        cat.scan(tmp_path / "data", dataset="d")  # (batches before the error were kept)
+        assert len(cat.files(dataset="d")) == n_files + 1
+    assert "Traceback" not in capfd.readouterr().err  # the helper does not crash
