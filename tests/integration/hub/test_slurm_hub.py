@@ -53,15 +53,52 @@ def hub(slurm_cluster, tmp_path_factory):
             },
         ],
     }
+    state = tmp_path_factory.mktemp("slurm-hub")
+    prometheus_as_documented(state / "state" / "jupyterhub_config.d", state / "prometheus-token")
     with running_slurm_hub(
         slurm_cluster,
-        tmp_path_factory.mktemp("slurm-hub"),
+        state,
         users=USERS,
         password=PASSWORD,
         admin_token=ADMIN_TOKEN,
         slurm=slurm_site,
     ) as h:
         yield h
+
+
+PROMETHEUS_TOKEN = "rarehub-test-prometheus-token-fedcba9876543210"
+
+
+def prometheus_as_documented(config_d: Path, token_file: Path) -> None:
+    """The Prometheus service exactly as deploy/monitoring/README.md tells a site to add it
+    (its Python block, the token file's path aside), in the hub's jupyterhub_config.d/."""
+    readme = (REPO / "deploy" / "monitoring" / "README.md").read_text()
+    block = re.search(r"```python\n(.*?c\.JupyterHub\.load_roles.*?)```", readme, re.S)
+    assert block, "deploy/monitoring/README.md no longer shows the Prometheus service"
+    code = "\n".join(line.strip() and line[2:] for line in block[1].splitlines())
+    assert "/etc/prometheus/rarehub-hub-token" in code
+    token_file.write_text(PROMETHEUS_TOKEN + "\n")
+    token_file.chmod(0o600)
+    config_d.mkdir(parents=True, exist_ok=True)
+    (config_d / "60-prometheus.py").write_text(
+        code.replace("/etc/prometheus/rarehub-hub-token", str(token_file))
+    )
+
+
+def test_the_documented_prometheus_token_reads_metrics_and_nothing_else(hub):
+    """deploy/monitoring/README.md's service and role: its token scrapes /hub/metrics
+    (JupyterHub's series and RareHub's Slurm ones) and may not list users or servers."""
+    token = {"Authorization": f"token {PROMETHEUS_TOKEN}"}
+    r = requests.get(f"{hub.base}/hub/metrics", headers=token, timeout=30)
+    assert r.status_code == 200, r.text
+    assert re.search(r"^jupyterhub_running_servers ", r.text, re.M), r.text[:2000]
+    assert re.search(r"^rarehub_slurm_squeue_calls_total ", r.text, re.M)
+    for path in ("/hub/api/users", f"/hub/api/users/{USERS[0]}", "/hub/api/services"):
+        r = requests.get(f"{hub.base}{path}", headers=token, timeout=30)
+        assert r.status_code in (403, 404), (path, r.status_code, r.text)
+        assert USERS[0] not in r.text
+    r = requests.get(f"{hub.base}/hub/metrics", timeout=30)
+    assert r.status_code == 403
 
 
 def listening(port: int) -> list[str]:
