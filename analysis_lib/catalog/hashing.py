@@ -100,9 +100,10 @@ def scan_batch(job: tuple) -> tuple[list, list, list, list, list, list]:
             if found is None:
                 continue
             m = search(name)  # (the name, not the folders above it)
-            if m and not m[1].isdecimal():
+            run = m[1] if m else None  # (None too where an optional group took nothing)
+            if run is not None and not run.isdecimal():
                 raise ValueError(
-                    f"{folder + name}: the run pattern {run_regex!r} takes {m[1]!r} from this"
+                    f"{folder + name}: the run pattern {run_regex!r} takes {run!r} from this"
                     " name, not a run number (its first group must match digits only)"
                 )
             stored_out.append(stored_folder + name if stored_names is None else stored_names[k])
@@ -110,7 +111,7 @@ def scan_batch(job: tuple) -> tuple[list, list, list, list, list, list]:
             shas.append(found[0])
             sizes.append(found[1])
             fmts.append(fmt)
-            runs.append(int(m[1]) if m else None)
+            runs.append(int(run) if run is not None else None)
     return stored_out, volumes, sizes, shas, fmts, runs
 
 
