@@ -1122,9 +1122,10 @@ class Catalog:
     def _insert_values_postgresql(self, values: list[tuple]) -> list[int | None]:
         """A batch into PostgreSQL, on the catalog's connection (inside the caller's
         transaction). A big batch is first tried as one ``COPY`` straight into ``files``,
-        with ids drawn from the table's sequence beforehand, inside a savepoint: 100 000 rows
-        in batches of 2000 cost the server about 1.1 s instead of 1.5 s through a temporary
-        table. Where a path is already there (another writer registered it meanwhile) the
+        with ids drawn from the table's sequence beforehand, inside a savepoint: for 100 000
+        rows in batches of 2000 the server works about 1.3 s instead of 1.5 s through a
+        temporary table (a scan of 100 000 small files: ~4 % faster), and no TEMP privilege
+        is needed. Where a path is already there (another writer registered it meanwhile) the
         savepoint is rolled back and the batch goes the careful way: ``COPY`` into a
         temporary table, then ``INSERT … SELECT … ON CONFLICT (path) DO NOTHING RETURNING``.
         Small batches, or a role without the TEMP privilege, use psycopg2's
