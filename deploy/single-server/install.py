@@ -25,7 +25,13 @@ given):
 - ``etc/systemd/*.service|*.timer``: units for the hub, nginx and the nightly backup;
 - ``bin/rarehub-backup``: backs up the hub database and the catalog into ``backups/``;
 - ``bin/rarehub-services``: the fallback where systemd does not run (containers, CI):
-  ``start|stop|status`` the same services by hand, with pid files and logs in ``var/``.
+  ``start|stop|status`` the same services by hand, with pid files and logs in ``var/``;
+- with ``--monitoring``: Debian's Prometheus and Alertmanager (``apt-get install prometheus
+  prometheus-alertmanager`` first) with ``deploy/monitoring/``'s scrape configuration, rules
+  and routing in ``etc/prometheus/``, this site's ports filled in, both on loopback and run
+  as the ``prometheus`` user; a token for ``/hub/metrics`` (``etc/prometheus/rarehub-hub-token``,
+  made once) and the hub service that may use it (``jupyterhub_config.d/20-prometheus.py``).
+  ``etc/prometheus/alertmanager.yml`` is written once: its receivers are the site's.
 
 Only the Python standard library is used, so ``/usr/bin/python3`` can run it before anything
 else is installed.
@@ -39,6 +45,7 @@ import ipaddress
 import json
 import os
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -50,6 +57,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 TEMPLATES = HERE / "templates"
+MONITORING = REPO / "deploy" / "monitoring"
 UV_VERSION = "0.13.9"  # the same uv as ./dev
 
 
@@ -149,6 +157,9 @@ class Options:
     postgres_socket_dir: Path | None
     postgres_port: int
     postgres_admin: str
+    monitoring: bool = False
+    prometheus_listen: str = "127.0.0.1:9090"
+    alertmanager_listen: str = "127.0.0.1:9093"
 
     @property
     def venv(self) -> Path:
@@ -529,6 +540,138 @@ def ensure_nginx_config(o: Options, r: Report) -> None:
     r.step("nginx-config", changed)
 
 
+def prometheus_user() -> str:
+    """The user Prometheus and Alertmanager run as: Debian's ``prometheus`` when the
+    installer is root and the package made it, else the installing user ("")."""
+    if os.geteuid() != 0:
+        return ""
+    try:
+        import pwd
+
+        pwd.getpwnam("prometheus")
+    except KeyError:
+        return ""
+    return "prometheus"
+
+
+def monitoring_commands(o: Options) -> dict[str, list[str]]:
+    """The Prometheus and Alertmanager command lines (for the units and rarehub-services)."""
+    etc, data = o.etc / "prometheus", o.prefix / "var" / "lib" / "prometheus"
+    return {
+        "prometheus": [
+            shutil.which("prometheus") or "/usr/bin/prometheus",
+            f"--config.file={etc / 'prometheus.yml'}",
+            f"--storage.tsdb.path={data / 'tsdb'}",
+            f"--web.listen-address={o.prometheus_listen}",
+        ],
+        "alertmanager": [
+            shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager",
+            f"--config.file={etc / 'alertmanager.yml'}",
+            f"--storage.path={data / 'alertmanager'}",
+            f"--web.listen-address={o.alertmanager_listen}",
+            # no clustering: it would listen on every interface (:9094) and gossip
+            "--cluster.listen-address=",
+        ],
+    }
+
+
+def prometheus_config(o: Options, token: Path) -> str:
+    """deploy/monitoring/prometheus.yml with this site's addresses, token and rules."""
+    text = (MONITORING / "prometheus.yml").read_text()
+    for old, new in [
+        ("/etc/prometheus/rarehub-hub-token", str(token)),
+        ("- rules/rarehub.rules.yml", f"- {o.etc / 'prometheus' / 'rules' / 'rarehub.rules.yml'}"),
+        ('["127.0.0.1:9093"]', f'["{o.alertmanager_listen}"]'),
+        ('["127.0.0.1:8001"]', f'["127.0.0.1:{o.hub_port + 1}"]'),  # the hub API
+        ('["127.0.0.1:8003"]', f'["127.0.0.1:{o.hub_port + 3}"]'),  # the storage monitor
+        ('["127.0.0.1:8004"]', f'["127.0.0.1:{o.hub_port + 4}"]'),  # the data-quality monitor
+    ]:
+        if old not in text:
+            raise InstallError(
+                f"{MONITORING / 'prometheus.yml'} no longer holds {old!r}: update"
+                " prometheus_config() in deploy/single-server/install.py with it"
+            )
+        text = text.replace(old, new)
+    return text
+
+
+def ensure_owner(path: Path, user: str) -> bool:
+    """``path`` owned by ``user`` (and its group); True if changed. "" leaves it."""
+    if not user:
+        return False
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    st = path.stat()
+    if (st.st_uid, st.st_gid) == (entry.pw_uid, entry.pw_gid):
+        return False
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+    return True
+
+
+def ensure_monitoring(o: Options, r: Report) -> None:
+    """With --monitoring: Prometheus and Alertmanager configured for this site."""
+    if not o.monitoring:
+        return
+    missing = [exe for exe in ("prometheus", "prometheus-alertmanager") if not shutil.which(exe)]
+    if missing:
+        raise InstallError(
+            f"{' and '.join(missing)} not found: apt-get install prometheus"
+            " prometheus-alertmanager, then run again"
+        )
+    user = prometheus_user()
+    etc, data = o.etc / "prometheus", o.prefix / "var" / "lib" / "prometheus"
+    changed = False
+    for d in (data / "tsdb", data / "alertmanager"):
+        if not d.is_dir():
+            d.mkdir(parents=True, mode=0o700)
+            changed = True
+        changed |= ensure_owner(d, user)
+    for rules in sorted((MONITORING / "rules").glob("*.yml")):
+        changed |= write_file(etc / "rules" / rules.name, rules.read_text())
+    token = etc / "rarehub-hub-token"
+    if not token.exists():  # made once: Prometheus and the hub read the same file
+        write_file(token, secrets.token_hex(32) + "\n", 0o600)
+        changed = True
+    elif token.stat().st_mode & 0o7777 != 0o600:
+        token.chmod(0o600)
+        changed = True
+    changed |= ensure_owner(token, user)
+    changed |= write_file(
+        o.state_dir / "jupyterhub_config.d" / "20-prometheus.py",
+        render("20-prometheus.py.in", {"TOKEN_FILE": str(token)}),
+        0o600,
+    )
+    config = prometheus_config(o, token)
+    if write_file(etc / "prometheus.yml", config):
+        changed = True
+        if shutil.which("promtool"):
+            run(["promtool", "check", "config", str(etc / "prometheus.yml")])
+    routing = etc / "alertmanager.yml"
+    if not routing.exists():
+        write_file(routing, (MONITORING / "alertmanager.yml").read_text())
+        changed = True
+    r.notes.append(
+        f"alert receivers: edit {routing} (the e-mail and webhook addresses are examples);"
+        " the installer never overwrites it"
+    )
+    r.step("monitoring", changed)
+
+
+def monitoring_script_values(o: Options) -> dict[str, str]:
+    """rarehub-services' Prometheus and Alertmanager: bash arrays, empty without
+    --monitoring (started as the prometheus user by ``setpriv``, which execs: the pid
+    file holds the service itself)."""
+    if not o.monitoring:
+        return {"PROMETHEUS_CMD": "", "ALERTMANAGER_CMD": ""}
+    user = prometheus_user()
+    drop = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups"] if user else []
+    return {
+        f"{name.upper()}_CMD": " ".join(shlex.quote(w) for w in [*drop, *cmd])
+        for name, cmd in monitoring_commands(o).items()
+    }
+
+
 def ensure_scripts(o: Options, r: Report) -> None:
     values = {
         "PREFIX": str(o.prefix),
@@ -539,6 +682,7 @@ def ensure_scripts(o: Options, r: Report) -> None:
         "CATALOG": str(o.catalog or ""),
         "KEEP": str(o.backup_keep),
         "DB_URL_FILE": str(o.etc / "rarehub" / "db_url") if o.db_url_file else "",
+        **monitoring_script_values(o),
     }
     changed = write_file(
         o.prefix / "bin" / "rarehub-backup", render("rarehub-backup", values), 0o755
@@ -565,6 +709,16 @@ def ensure_systemd_units(o: Options, r: Report) -> None:
         "rarehub-backup.timer",
     ):
         units[name] = render(name, values)
+    if o.monitoring:
+        user = prometheus_user()
+        for name, cmd in monitoring_commands(o).items():
+            units[f"rarehub-{name}.service"] = render(
+                f"rarehub-{name}.service",
+                {
+                    "USER_LINE": f"User={user}" if user else "# (the installing user)",
+                    f"{name.upper()}_CMD": shlex.join(cmd),
+                },
+            )
     changed = False
     for name, text in units.items():
         changed |= write_file(o.etc / "systemd" / name, text)
@@ -584,6 +738,7 @@ def ensure_systemd_units(o: Options, r: Report) -> None:
         installed |= write_file(Path("/etc/systemd/system") / name, text)
     if installed:
         run(["systemctl", "daemon-reload"])
+    monitoring = ["rarehub-prometheus.service", "rarehub-alertmanager.service"]
     run(
         [
             "systemctl",
@@ -592,6 +747,7 @@ def ensure_systemd_units(o: Options, r: Report) -> None:
             "rarehub-hub.service",
             "rarehub-nginx.service",
             "rarehub-backup.timer",
+            *(monitoring if o.monitoring else []),
         ]
     )
     r.step("systemd-enable", installed)
@@ -606,6 +762,7 @@ STEPS = [
     ensure_postgres_role,
     ensure_tls,
     ensure_nginx_config,
+    ensure_monitoring,
     ensure_scripts,
     ensure_systemd_units,
 ]
@@ -668,6 +825,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--systemd", action="store_true", help="where systemd runs: install and enable the units"
     )
     p.add_argument("--uv", help="the uv executable (default: found or bootstrapped)")
+    p.add_argument(
+        "--monitoring",
+        action="store_true",
+        help="also Prometheus and Alertmanager (Debian's) with deploy/monitoring's rules",
+    )
+    p.add_argument("--prometheus-listen", default="127.0.0.1:9090", help="Prometheus' address:port")
+    p.add_argument(
+        "--alertmanager-listen", default="127.0.0.1:9093", help="Alertmanager's address:port"
+    )
     return p
 
 
@@ -692,6 +858,9 @@ def main(argv: list[str] | None = None) -> int:
         postgres_socket_dir=a.postgres_socket_dir,
         postgres_port=a.postgres_port,
         postgres_admin=a.postgres_admin,
+        monitoring=a.monitoring,
+        prometheus_listen=a.prometheus_listen,
+        alertmanager_listen=a.alertmanager_listen,
     )
     r = Report()
     try:

@@ -5,7 +5,10 @@ free loopback port, its unix socket in the same folder) is the hub database. The
 runs twice into a temporary prefix: the second run must change nothing. Then the fallback
 ``rarehub-services start`` (this machine has no systemd) starts the hub and nginx, and
 ``/hub/health`` answers over HTTPS through nginx, verified against the installer's example
-CA. The backup script dumps the hub database and the catalog. Everything binds 127.0.0.1.
+CA. With ``--monitoring`` it also starts Debian's Prometheus and Alertmanager: Prometheus
+scrapes ``/hub/metrics`` with the token the installer made, loads the shipped rules and
+finds Alertmanager. The backup script dumps the hub database and the catalog. Everything
+binds 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pwd
 import secrets
 import shutil
 import sqlite3
@@ -93,6 +97,8 @@ def site(postgres, tmp_path_factory):
     require_executable("nginx", "the TLS front (Debian package nginx)")
     require_executable("openssl", "the example certificates (Debian package openssl)")
     require_executable("npm", "installs configurable-http-proxy")
+    require_executable("prometheus", "--monitoring (Debian package prometheus)")
+    require_executable("prometheus-alertmanager", "--monitoring (prometheus-alertmanager)")
     work = tmp_path_factory.mktemp("single-server")
     prefix = Path(tempfile.mkdtemp(prefix="rarehub-site-", dir="/tmp"))
     hub_port = free_port_block(3)
@@ -100,6 +106,7 @@ def site(postgres, tmp_path_factory):
     while https_port + 1 >= hub_port and https_port <= hub_port + 2:  # keep the blocks apart
         https_port = free_port_block(2)
     http_port = https_port + 1
+    prometheus_port = free_port_block(2)  # and Alertmanager on the next
     db_url = work / "db_url"
     db_url.write_text(
         f"postgresql://rarehub_hub:{secrets.token_hex(12)}@127.0.0.1:{postgres['port']}"
@@ -129,8 +136,14 @@ def site(postgres, tmp_path_factory):
         str(postgres["port"]),
         "--catalog",
         str(catalog),
+        "--monitoring",
+        "--prometheus-listen",
+        f"127.0.0.1:{prometheus_port}",
+        "--alertmanager-listen",
+        f"127.0.0.1:{prometheus_port + 1}",
     ]
     info = {"prefix": prefix, "args": args, "hub_port": hub_port, "https_port": https_port}
+    info["prometheus_port"] = prometheus_port
     info.update(http_port=http_port, catalog=catalog, data=data)
     info["first"] = install(args)
     info["second"] = install(args)
@@ -144,6 +157,7 @@ def site(postgres, tmp_path_factory):
 def test_second_run_changes_nothing(site):
     first, second = site["first"], site["second"]
     expected = {"layout", "hub-env", "proxy", "site-config", "database", "postgres-role", "tls"}
+    expected.add("monitoring")
     assert expected | {"nginx-config", "scripts", "systemd-units"} <= set(first["changed"])
     assert second["changed"] == [], f"second run changed {second['changed']}"
     assert set(second["unchanged"]) == set(first["changed"]) | set(first["unchanged"])
@@ -155,13 +169,17 @@ def test_second_run_changes_nothing(site):
         assert str(prefix) in text
     assert (prefix / "etc" / "rarehub" / "db_url").stat().st_mode & 0o077 == 0
     assert (prefix / "etc" / "rarehub" / "tls" / "server.key").stat().st_mode & 0o077 == 0
+    token = prefix / "etc" / "prometheus" / "rarehub-hub-token"
+    assert token.stat().st_mode & 0o077 == 0
+    assert len(token.read_text().strip()) == 64  # made once: the second run kept it
+    assert token.stat().st_uid == pwd.getpwnam("prometheus").pw_uid
 
 
 def test_systemd_units_pass_systemd_analyze(site):
     """The units are only written here (systemd is not PID 1), but systemd checks them."""
     tool = require_executable("systemd-analyze", "verifies the units (Debian package systemd)")
     units = sorted(str(p) for p in (site["prefix"] / "etc" / "systemd").iterdir())
-    assert len(units) == 4
+    assert len(units) == 6  # hub, nginx, backup service and timer, Prometheus, Alertmanager
     result = subprocess.run([tool, "verify", *units], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -209,6 +227,40 @@ def test_hub_on_postgres_behind_nginx_tls(site, postgres):
     )
     assert redirect.status_code == 301
     assert redirect.headers["Location"] == url
+
+    # --monitoring: Prometheus scrapes /hub/metrics with the installer's token (the first
+    # scrape comes within the shipped 30 s interval), runs the shipped rules as the
+    # prometheus user, and finds Alertmanager; neither listens beyond loopback
+    prometheus = f"http://127.0.0.1:{site['prometheus_port']}"
+
+    def hub_scraped():
+        got = requests.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]
+        hub = [t for t in got["activeTargets"] if t["labels"]["job"] == "rarehub-hub"]
+        return hub[0] if hub and hub[0]["health"] == "up" else None
+
+    target = wait_for(hub_scraped, timeout=90, what="Prometheus scraping the hub with its token")
+    assert target["scrapeUrl"] == f"http://127.0.0.1:{site['hub_port'] + 1}/hub/metrics"
+    up = requests.get(
+        f"{prometheus}/api/v1/query", params={"query": 'up{job="rarehub-hub"}'}, timeout=5
+    ).json()["data"]["result"]
+    assert [r["value"][1] for r in up] == ["1"]
+    groups = requests.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    assert any(rule["name"] == "RareHubVolumeAlmostFull" for g in groups for rule in g["rules"])
+    managers = wait_for(
+        lambda: requests.get(f"{prometheus}/api/v1/alertmanagers", timeout=5).json()["data"][
+            "activeAlertmanagers"
+        ],
+        timeout=60,
+        what="Prometheus finding Alertmanager",
+    )
+    assert managers[0]["url"].startswith(f"http://127.0.0.1:{site['prometheus_port'] + 1}/")
+    for name in ("prometheus", "alertmanager"):
+        pid = (prefix / "var" / "run" / f"{name}.pid").read_text().strip()
+        assert Path(f"/proc/{pid}").stat().st_uid == pwd.getpwnam("prometheus").pw_uid, name
+    listening = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True).stdout
+    for line in listening.splitlines():
+        if "prometheus" in line or "alertmanag" in line:
+            assert line.split()[3].startswith("127.0.0.1:"), line
 
     # the hub's tables are in PostgreSQL, owned by the installer's role
     assert psql(postgres, "rarehub_hub", "SELECT to_regclass('public.users')") == "users"
