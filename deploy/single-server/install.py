@@ -627,7 +627,7 @@ def ensure_monitoring(o: Options, r: Report) -> None:
             d.mkdir(parents=True, mode=0o700)
             changed = True
         changed |= ensure_owner(d, user)
-    for rules in sorted((MONITORING / "rules").glob("*.yml")):
+    for rules in sorted((MONITORING / "rules").glob("*.rules.yml")):  # (not their tests)
         changed |= write_file(etc / "rules" / rules.name, rules.read_text())
     token = etc / "rarehub-hub-token"
     if not token.exists():  # made once: Prometheus and the hub read the same file

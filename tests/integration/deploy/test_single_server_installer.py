@@ -173,6 +173,8 @@ def test_second_run_changes_nothing(site):
     assert token.stat().st_mode & 0o077 == 0
     assert len(token.read_text().strip()) == 64  # made once: the second run kept it
     assert token.stat().st_uid == pwd.getpwnam("prometheus").pw_uid
+    rules = sorted(p.name for p in (prefix / "etc" / "prometheus" / "rules").iterdir())
+    assert rules == ["rarehub.rules.yml"]  # the rules, not their unit tests
 
 
 def test_systemd_units_pass_systemd_analyze(site):
