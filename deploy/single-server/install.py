@@ -655,6 +655,10 @@ def ensure_monitoring(o: Options, r: Report) -> None:
         f"alert receivers: edit {routing} (the e-mail and webhook addresses are examples);"
         " the installer never overwrites it"
     )
+    r.notes.append(
+        "disk alerts need the storage monitor: set monitors.catalog in"
+        f" {o.etc / 'rarehub' / 'site.yaml'} (until then Prometheus finds its target down)"
+    )
     r.step("monitoring", changed)
 
 
