@@ -107,7 +107,7 @@ def _ended_here(owner: str | None) -> bool:
     """Whether a marker's owner (``host pid``) was a process on this host that has ended.
     Unknown (another host, or no owner recorded) is not ended."""
     host, _, pid = (owner or "").rpartition(" ")
-    if host != socket.gethostname() or not pid.isdigit():
+    if host != socket.gethostname() or not pid.isdigit() or len(pid) > 9:  # (meta is anyone's)
         return False
     try:
         os.kill(int(pid), 0)
@@ -253,6 +253,22 @@ def _scan_listing(directory: Path, pattern: str) -> list[tuple[str, list[str], l
             out.append((folder, sorted(names), sorted(links)))
     out.sort()
     return out
+
+
+_MIDAS_NAME = re.compile(r"^.*\.mid(?:\.gz)?$", re.M)
+
+
+def _midas_files(listing: list[tuple[str, list[str], list[str]]]) -> list[str]:
+    """The listed MIDAS files (``.mid``, ``.mid.gz``: ``rarehub ingest``'s, not scan's),
+    found by one regular-expression pass per folder (a scan may list 100 000 names)."""
+    found = []
+    for folder, names, links in listing:
+        prefix = folder if folder.endswith("/") else folder + "/"
+        hits = _MIDAS_NAME.findall("\n".join([*names, *links]))
+        if hits:  # (a name holding a newline would join lines: keep the real names only)
+            real = {*names, *links}
+            found += [prefix + name for name in hits if name in real]
+    return found
 
 
 def _glob_listing(directory: Path, pattern: str) -> list[tuple[str, list[str], list[str]]]:
@@ -1360,7 +1376,16 @@ class Catalog:
             detector = self._scalar("SELECT detector FROM datasets WHERE id = :d", {"d": ds})
         own = self.path.resolve() if isinstance(self.path, Path) else None
         own_name = own.name if own is not None else None
-        parts, not_text = self._scan_parts(_scan_listing(directory, pattern), own)
+        listing = _scan_listing(directory, pattern)
+        midas = _midas_files(listing)
+        if midas:  # no format of scan's, and their run facts are in them: ingest's job
+            warnings.warn(
+                f"scan of {directory}: {len(midas)} SuperCDMS MIDAS file(s) not registered"
+                f" (e.g. {midas[0]}): `rarehub ingest --db … --dataset {dataset} FILE…`"
+                " registers them with their run number, times and ODB",
+                stacklevel=2,
+            )
+        parts, not_text = self._scan_parts(listing, own)
         if not_text:  # a name anyone can create in a shared folder must not stop the scan
             shown = ", ".join(repr(os.fsencode(p)) for p in not_text[:3])
             warnings.warn(

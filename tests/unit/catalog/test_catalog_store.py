@@ -603,3 +603,24 @@ def test_a_run_pattern_that_takes_no_number_is_named_with_the_file(
         assert added["run_number"].isna().all()
         assert len(cat.files(dataset="d")) == n_files + 1
     assert "Traceback" not in capfd.readouterr().err  # the helper does not crash
+
+
+def test_scan_points_to_ingest_for_the_real_supercdms_file(tmp_path):
+    """The real SuperCDMS MIDAS file is not scan's to register (``rarehub ingest`` reads its
+    run facts): scan says so, naming it and the command, and registers the rest."""
+    import shutil
+
+    from analysis_lib.io.scdms import FORMATS
+
+    data = tmp_path / "raw"
+    data.mkdir()
+    shutil.copy(FORMATS / "51230216_125838_F0001.mid.gz", data)
+    make_file(data / "run51230216_notes.csv", b"a,b\n1,2\n")
+    with Catalog.open(tmp_path / "catalog.sqlite", create=True) as cat:
+        with pytest.warns(
+            UserWarning,
+            match=r"1 SuperCDMS MIDAS file\(s\) not registered \(e\.g\. .*/raw/"
+            r"51230216_125838_F0001\.mid\.gz\): `rarehub ingest --db … --dataset tf FILE…`",
+        ):
+            added = cat.scan(data, dataset="tf")
+        assert [Path(p).name for p in added["path"]] == ["run51230216_notes.csv"]
