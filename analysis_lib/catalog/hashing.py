@@ -67,6 +67,10 @@ def hash_batch(items: list[tuple[str, bool]]) -> list[tuple[str, int] | None]:
     return [scan_hash(path, follow=follow) for path, follow in items]
 
 
+class RunNameError(ValueError):
+    """A file name the run pattern takes something other than a run number from."""
+
+
 def scan_batch(job: tuple) -> tuple[list, list, list, list, list, list]:
     """One scan batch: what :meth:`Catalog.scan` registers of it, as columns.
 
@@ -102,7 +106,7 @@ def scan_batch(job: tuple) -> tuple[list, list, list, list, list, list]:
             m = search(name)  # (the name, not the folders above it)
             run = m[1] if m else None  # (None too where an optional group took nothing)
             if run is not None and not run.isdecimal():
-                raise ValueError(
+                raise RunNameError(
                     f"{folder + name}: the run pattern {run_regex!r} takes {run!r} from this"
                     " name, not a run number (its first group must match digits only)"
                 )

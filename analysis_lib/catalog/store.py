@@ -50,7 +50,7 @@ from sqlalchemy.pool import StaticPool
 
 from .connect import is_server_url, redact, sqlalchemy_url, upgrade_schema
 from .constants import FORMATS_BY_SUFFIX, QUALITIES, RUN_TYPES
-from .hashing import HashPipeline
+from .hashing import HashPipeline, RunNameError
 from .schema import SCHEMA_HEAD, SCHEMA_VERSION
 from .schema import files as files_table
 from .schema import runs as runs_table
@@ -178,10 +178,11 @@ def _scan_helpers() -> int:
 
 @contextlib.contextmanager
 def _named_errors() -> Iterator[None]:
-    """A file :func:`hashing.scan_batch` refuses (its message names it) as a CatalogError."""
+    """A file :func:`hashing.scan_batch` refuses (its message names it) as a CatalogError;
+    any other error stays what it is."""
     try:
         yield
-    except ValueError as e:
+    except RunNameError as e:
         raise CatalogError(f"scan: {e}") from None
 
 

@@ -44,6 +44,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import pwd
 import re
 import secrets
 import shlex
@@ -546,8 +547,6 @@ def prometheus_user() -> str:
     if os.geteuid() != 0:
         return ""
     try:
-        import pwd
-
         pwd.getpwnam("prometheus")
     except KeyError:
         return ""
@@ -599,8 +598,6 @@ def ensure_owner(path: Path, user: str) -> bool:
     """``path`` owned by ``user`` (and its group); True if changed. "" leaves it."""
     if not user:
         return False
-    import pwd
-
     entry = pwd.getpwnam(user)
     st = path.stat()
     if (st.st_uid, st.st_gid) == (entry.pw_uid, entry.pw_gid):
